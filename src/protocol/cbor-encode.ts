@@ -1,0 +1,152 @@
+/**
+ * A small CBOR encoder for the shapes the protocol uses: maps with text keys (in insertion
+ * order, which is the Rust struct field order), arrays, text, byte strings, bool, null and
+ * integers in their shortest form up to u64/i64 (numbers or BigInts). It exists because the
+ * general-purpose encoders either sort keys, tag byte arrays, or write integers ≥ 2^32 as
+ * floats, each of which the Rust side rejects or encodes differently.
+ *
+ * Encoding measures first, then writes into one buffer, so a byte payload is copied once.
+ */
+import { agentdError, ErrorCodes } from "../errors.ts";
+
+/** Values the encoder accepts. `undefined` map entries are skipped (absent optional key). */
+export type CborValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | readonly CborValue[]
+  | { readonly [key: string]: CborValue | undefined };
+
+const textEncoder = new TextEncoder();
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Pre-encoded bytes spliced verbatim into the output (used for the envelope's inner payload). */
+export class RawCbor {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+function headLength(n: number | bigint): number {
+  if (n < 24) return 1;
+  if (n < 0x100) return 2;
+  if (n < 0x10000) return 3;
+  if (n < 0x100000000) return 5;
+  return 9;
+}
+
+function toUnsignedArgument(value: number | bigint): { major: number; arg: number | bigint } {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) throw agentdError(ErrorCodes.ENCODE, `not an integer: ${value}`);
+    if (!Number.isSafeInteger(value)) value = BigInt(value);
+  }
+  if (typeof value === "bigint") {
+    if (value > U64_MAX || value < -(U64_MAX + 1n)) {
+      throw agentdError(ErrorCodes.ENCODE, `integer out of 64-bit range: ${value}`);
+    }
+    return value >= 0n ? { major: 0, arg: value } : { major: 1, arg: -1n - value };
+  }
+  return value >= 0 ? { major: 0, arg: value } : { major: 1, arg: -1 - value };
+}
+
+/** Measures the encoded size; caches UTF-8 of strings in `texts` in visit order. */
+function measure(value: CborValue | RawCbor, texts: Uint8Array[]): number {
+  if (value === null || typeof value === "boolean") return 1;
+  if (typeof value === "number" || typeof value === "bigint") {
+    return headLength(toUnsignedArgument(value).arg);
+  }
+  if (typeof value === "string") {
+    const bytes = textEncoder.encode(value);
+    texts.push(bytes);
+    return headLength(bytes.length) + bytes.length;
+  }
+  if (value instanceof Uint8Array) return headLength(value.length) + value.length;
+  if (value instanceof RawCbor) return value.bytes.length;
+  if (Array.isArray(value)) {
+    let size = headLength(value.length);
+    for (const item of value as CborValue[]) size += measure(item, texts);
+    return size;
+  }
+  const entries = Object.entries(value as object).filter(([, v]) => v !== undefined);
+  let size = headLength(entries.length);
+  for (const [k, v] of entries) size += measure(k, texts) + measure(v as CborValue, texts);
+  return size;
+}
+
+class Writer {
+  pos = 0;
+  textIndex = 0;
+  constructor(
+    readonly out: Uint8Array,
+    readonly view: DataView,
+    readonly texts: Uint8Array[],
+  ) {}
+
+  head(major: number, arg: number | bigint): void {
+    const m = major << 5;
+    const o = this.out;
+    if (arg < 24) o[this.pos++] = m | Number(arg);
+    else if (arg < 0x100) {
+      o[this.pos++] = m | 24;
+      o[this.pos++] = Number(arg);
+    } else if (arg < 0x10000) {
+      o[this.pos++] = m | 25;
+      this.view.setUint16(this.pos, Number(arg));
+      this.pos += 2;
+    } else if (arg < 0x100000000) {
+      o[this.pos++] = m | 26;
+      this.view.setUint32(this.pos, Number(arg));
+      this.pos += 4;
+    } else {
+      o[this.pos++] = m | 27;
+      this.view.setBigUint64(this.pos, BigInt(arg));
+      this.pos += 8;
+    }
+  }
+
+  bytes(major: number, b: Uint8Array): void {
+    this.head(major, b.length);
+    this.out.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  value(v: CborValue | RawCbor): void {
+    if (v === null) this.out[this.pos++] = 0xf6;
+    else if (v === true) this.out[this.pos++] = 0xf5;
+    else if (v === false) this.out[this.pos++] = 0xf4;
+    else if (typeof v === "number" || typeof v === "bigint") {
+      const { major, arg } = toUnsignedArgument(v);
+      this.head(major, arg);
+    } else if (typeof v === "string") this.bytes(3, this.texts[this.textIndex++]!);
+    else if (v instanceof Uint8Array) this.bytes(2, v);
+    else if (v instanceof RawCbor) {
+      this.out.set(v.bytes, this.pos);
+      this.pos += v.bytes.length;
+    } else if (Array.isArray(v)) {
+      this.head(4, v.length);
+      for (const item of v as CborValue[]) this.value(item);
+    } else {
+      const entries = Object.entries(v as object).filter(([, x]) => x !== undefined);
+      this.head(5, entries.length);
+      for (const [k, x] of entries) {
+        this.value(k);
+        this.value(x as CborValue);
+      }
+    }
+  }
+}
+
+/**
+ * Encodes `value` into a new buffer, leaving `prefix` bytes free at its start for a caller's
+ * header (the frame encoder uses this to avoid a second copy).
+ */
+export function encodeCbor(value: CborValue | RawCbor, prefix = 0): Uint8Array {
+  const texts: Uint8Array[] = [];
+  const size = measure(value, texts);
+  const out = new Uint8Array(prefix + size);
+  const writer = new Writer(out, new DataView(out.buffer), texts);
+  writer.pos = prefix;
+  writer.value(value);
+  return out;
+}

@@ -1,0 +1,226 @@
+/**
+ * The frame codec: a pure encoder and an incremental decoder.
+ *
+ * ```
+ *  0       4       8   9
+ *  +-------+-------+---+------------------------------------------------------+
+ *  |  len  |  id   | f |  body: CBOR map {"v": uint, "t": text, "p": bytes}   |
+ *  +-------+-------+---+------------------------------------------------------+
+ *   u32 BE  u32 BE  u8   p holds the payload, itself CBOR (double encoding)
+ *  len = 4 (id) + 1 (flags) + body length; len ≤ MAX_FRAME_SIZE
+ * ```
+ */
+import { agentdError, type AgentdError, ErrorCodes } from "../errors.ts";
+import { decodeCbor } from "./cbor-decode.ts";
+import { encodeCbor } from "./cbor-encode.ts";
+import { FRAME_HEADER_SIZE, FRAME_LENGTH_SIZE, MAX_FRAME_SIZE, PROTOCOL_VERSION } from "./constants.ts";
+import { flagsFor, isMessageType, type MessageTypeName } from "./messages.ts";
+import { decodePayload } from "./payload-decode.ts";
+import { payloadValue } from "./payload-encode.ts";
+import type { Frame, Message } from "./payloads.ts";
+
+const textEncoder = new TextEncoder();
+/** Byte offsets of the header fields, tested one by one against the diagram above. */
+export const OFFSET_LEN = 0;
+export const OFFSET_ID = 4;
+export const OFFSET_FLAGS = 8;
+export const OFFSET_BODY = 9;
+
+function cborHead(major: number, n: number): number[] {
+  const m = major << 5;
+  if (n < 24) return [m | n];
+  if (n < 0x100) return [m | 24, n];
+  if (n < 0x10000) return [m | 25, n >> 8, n & 0xff];
+  return [m | 26, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+const ENVELOPE_PREFIX_CACHE = new Map<string, Uint8Array>();
+
+/** `a3 61 76 01 61 74 <t> 61 70`: the envelope up to the payload's byte-string head. */
+function envelopePrefix(t: MessageTypeName): Uint8Array {
+  let cached = ENVELOPE_PREFIX_CACHE.get(t);
+  if (!cached) {
+    const tBytes = textEncoder.encode(t);
+    cached = Uint8Array.from([
+      0xa3, 0x61, 0x76, PROTOCOL_VERSION, 0x61, 0x74,
+      ...cborHead(3, tBytes.length), ...tBytes, 0x61, 0x70,
+    ]);
+    ENVELOPE_PREFIX_CACHE.set(t, cached);
+  }
+  return cached;
+}
+
+/** Largest envelope prefix + 5-byte byte-string head + 9-byte frame header. */
+const MAX_PREFIX = 64;
+
+/**
+ * Encodes one frame. The payload is written once into the final buffer (the header is filled in
+ * backwards in front of it), so a 3 MiB data chunk is copied exactly once. The flags come from
+ * the message table; `flags` overrides them only for tests of foreign input.
+ */
+export function encodeFrame(id: number, message: Message, flags = flagsFor(message.type)): Uint8Array {
+  const value = payloadValue(message);
+  const out = value === null ? new Uint8Array(MAX_PREFIX) : encodeCbor(value, MAX_PREFIX);
+  const payloadLength = out.length - MAX_PREFIX;
+  const prefix = envelopePrefix(message.type);
+  const bstrHead = cborHead(2, payloadLength);
+  let start = MAX_PREFIX - bstrHead.length;
+  out.set(bstrHead, start);
+  start -= prefix.length;
+  out.set(prefix, start);
+  start -= OFFSET_BODY;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const len = out.length - start - FRAME_LENGTH_SIZE;
+  view.setUint32(start + OFFSET_LEN, len);
+  view.setUint32(start + OFFSET_ID, id >>> 0);
+  out[start + OFFSET_FLAGS] = flags;
+  return out.subarray(start);
+}
+
+/** What the decoder produced from the stream. */
+export type DecodeEvent =
+  /** A well-formed frame. */
+  | { kind: "frame"; frame: Frame }
+  /** A whole frame whose body was bad; `type` is set when only the payload was wrong. */
+  | { kind: "invalid"; id: number; flags: number; type: MessageTypeName | null; error: AgentdError }
+  /** A frame with an impossible length, skipped by its length as its bytes arrived. */
+  | { kind: "skipped"; id: number | null; length: number; error: AgentdError };
+
+/** Decodes the body of one complete frame. Never throws. */
+export function decodeBody(id: number, flags: number, body: Uint8Array): DecodeEvent {
+  const invalid = (type: MessageTypeName | null, code: AgentdError["code"], message: string): DecodeEvent => ({
+    kind: "invalid",
+    id,
+    flags,
+    type,
+    error: agentdError(code, message),
+  });
+  const envelope = decodeCbor(body);
+  if (!envelope.ok) return invalid(null, ErrorCodes.BAD_ENVELOPE, envelope.error.message);
+  const env = envelope.value;
+  if (typeof env !== "object" || env === null || Array.isArray(env) || env instanceof Uint8Array) {
+    return invalid(null, ErrorCodes.BAD_ENVELOPE, "body is not a CBOR map");
+  }
+  const { v, t, p } = env as Record<string, unknown>;
+  if (!(typeof v === "number" && Number.isInteger(v) && v >= 0) && typeof v !== "bigint") {
+    return invalid(null, ErrorCodes.BAD_ENVELOPE, "envelope key v is missing or not an unsigned integer");
+  }
+  if (typeof t !== "string") return invalid(null, ErrorCodes.BAD_ENVELOPE, "envelope key t is missing or not text");
+  if (!isMessageType(t)) {
+    return invalid(null, ErrorCodes.UNKNOWN_TYPE, `unknown message type ${JSON.stringify(t.slice(0, 64))}`);
+  }
+  if (!(p instanceof Uint8Array)) {
+    return invalid(t, ErrorCodes.BAD_PAYLOAD, "envelope key p is missing or not a byte string");
+  }
+  let inner: ReturnType<typeof decodeCbor> | null = null;
+  if (p.length > 0) {
+    inner = decodeCbor(p);
+    if (!inner.ok) return invalid(t, ErrorCodes.BAD_PAYLOAD, `payload: ${inner.error.message}`);
+  }
+  const payload = decodePayload(t, inner?.ok ? inner.value : undefined);
+  if (!payload.ok) return invalid(t, ErrorCodes.BAD_PAYLOAD, payload.error);
+  return { kind: "frame", frame: { id, flags, type: t, payload: payload.value } as Frame };
+}
+
+/**
+ * Incremental decoder: push chunks as they arrive, pull events with `next()` until it returns
+ * null ("need more"). Chunks are kept as a list plus a byte count and sliced with subarray; a
+ * frame's bytes are copied only when it spans chunks. A declared length above MAX_FRAME_SIZE is
+ * rejected before allocating and its bytes are dropped as they stream in.
+ */
+export class FrameDecoder {
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #skipping = 0;
+
+  /** Bytes held, waiting for the rest of a frame. Bounded by MAX_FRAME_SIZE + one chunk. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+  }
+
+  next(): DecodeEvent | null {
+    if (this.#skipping > 0) {
+      this.#skipping -= this.#discard(this.#skipping);
+      if (this.#skipping > 0) return null;
+    }
+    if (this.#buffered < FRAME_LENGTH_SIZE) return null;
+    const len = this.#peekU32(0);
+    if (len < FRAME_HEADER_SIZE) {
+      this.#discard(FRAME_LENGTH_SIZE);
+      this.#skipping = len;
+      this.#skipping -= this.#discard(len);
+      const error = agentdError(ErrorCodes.FRAME_TOO_SHORT, `frame length ${len} is below the ${FRAME_HEADER_SIZE}-byte header`);
+      return { kind: "skipped", id: null, length: len, error };
+    }
+    if (len > MAX_FRAME_SIZE) {
+      // Wait for the id so the log can name the session, then drop the frame as it arrives.
+      if (this.#buffered < FRAME_LENGTH_SIZE + 4) return null;
+      const id = this.#peekU32(FRAME_LENGTH_SIZE);
+      this.#discard(FRAME_LENGTH_SIZE);
+      this.#skipping = len;
+      this.#skipping -= this.#discard(len);
+      const error = agentdError(ErrorCodes.FRAME_TOO_LARGE, `frame length ${len} exceeds MAX_FRAME_SIZE ${MAX_FRAME_SIZE}`);
+      return { kind: "skipped", id, length: len, error };
+    }
+    if (this.#buffered < FRAME_LENGTH_SIZE + len) return null;
+    const frame = this.#take(FRAME_LENGTH_SIZE + len);
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    return decodeBody(view.getUint32(OFFSET_ID), frame[OFFSET_FLAGS]!, frame.subarray(OFFSET_BODY));
+  }
+
+  #peekU32(offset: number): number {
+    let value = 0;
+    let chunkIndex = 0;
+    let at = offset;
+    for (let i = 0; i < 4; i++) {
+      while (at >= this.#chunks[chunkIndex]!.length) {
+        at -= this.#chunks[chunkIndex]!.length;
+        chunkIndex++;
+      }
+      value = value * 256 + this.#chunks[chunkIndex]![at]!;
+      at++;
+    }
+    return value;
+  }
+
+  /** Drops up to n buffered bytes; returns how many were dropped. */
+  #discard(n: number): number {
+    let dropped = 0;
+    while (dropped < n && this.#chunks.length > 0) {
+      const head = this.#chunks[0]!;
+      const take = Math.min(head.length, n - dropped);
+      if (take === head.length) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(take);
+      dropped += take;
+    }
+    this.#buffered -= dropped;
+    return dropped;
+  }
+
+  /** Removes exactly n buffered bytes (n ≤ buffered) as one contiguous array. */
+  #take(n: number): Uint8Array {
+    const head = this.#chunks[0]!;
+    if (head.length >= n) {
+      this.#discard(n);
+      return head.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length, n - at);
+      out.set(chunk.subarray(0, take), at);
+      at += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    this.#buffered -= n;
+    return out;
+  }
+}
