@@ -1,0 +1,177 @@
+/**
+ * One host connection: bytes in → frame decoder → dispatch to one handler per message type;
+ * frames out → bounded output queue → link. Bad input of any kind is logged with its id and
+ * answered where the protocol has an answer; only the link closing ends a connection. When it
+ * closes, its exec sessions are killed (SIGKILL to their process groups) and its uploads dropped.
+ */
+import { describe } from "../errors.ts";
+import { encodeFrame, FrameDecoder, type DecodeEvent } from "../protocol/frame.ts";
+import type { Frame, Message } from "../protocol/payloads.ts";
+import type { AgentConfig } from "./config.ts";
+import { ExecSession } from "./exec/session.ts";
+import { FsHandlers } from "./fs/handlers.ts";
+import { InboundBudget } from "./inbound-budget.ts";
+import type { Link } from "./link.ts";
+import { log } from "./log.ts";
+import { OutputQueue } from "./output-queue.ts";
+import type { SessionContext } from "./session-context.ts";
+
+/** What the connection reports to the agent that owns it. */
+export interface ConnectionEvents {
+  /** Bytes arrived from the host (feeds heartbeat's last_activity). */
+  activity(): void;
+  /** The host asked to shut down. */
+  shutdown(connection: Connection): void;
+}
+
+export class Connection implements SessionContext {
+  readonly queue: OutputQueue;
+  readonly budget: InboundBudget;
+  readonly exec = new Map<number, ExecSession>();
+  readonly fs: FsHandlers;
+  #decoder = new FrameDecoder();
+  #closed = false;
+
+  constructor(
+    readonly link: Link,
+    readonly config: AgentConfig,
+    readonly events: ConnectionEvents,
+  ) {
+    this.queue = new OutputQueue(link);
+    this.budget = new InboundBudget(
+      () => link.pause(),
+      () => link.resume(),
+    );
+    this.fs = new FsHandlers(this);
+    this.send(0, { type: "core.ready", payload: config.ready });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(id: number, message: Message): void {
+    if (this.#closed) return;
+    this.queue.push(encodeFrame(id, message));
+  }
+
+  log(message: string): void {
+    log("info", message);
+  }
+
+  /** The link can take more bytes. */
+  drained(): void {
+    this.queue.flush();
+  }
+
+  /** Bytes from the host. */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.events.activity();
+    this.#decoder.push(chunk);
+    for (let event = this.#decoder.next(); event; event = this.#decoder.next()) {
+      try {
+        this.#handle(event);
+      } catch (e) {
+        // A handler bug must cost one request, never the connection.
+        log("error", `frame ${describeEvent(event)}: handler failed: ${describe(e)}`);
+      }
+    }
+  }
+
+  #handle(event: DecodeEvent): void {
+    switch (event.kind) {
+      case "skipped":
+        log("warn", `id ${event.id ?? "?"}: ${event.error.code}: ${event.error.message}; skipped ${event.length} bytes`);
+        return;
+      case "invalid":
+        log("warn", `id ${event.id}: ${event.error.code}: ${event.error.message}`);
+        this.#rejectInvalid(event.id, event.type, event.error.message);
+        return;
+      case "frame":
+        this.#dispatch(event.frame);
+    }
+  }
+
+  /** A known type with a bad payload: answer where the protocol has an answer. */
+  #rejectInvalid(id: number, type: string | null, reason: string): void {
+    if (type === "core.exec.request") {
+      const line = new TextEncoder().encode(`agentd: invalid exec request: ${reason}\n`);
+      this.send(id, { type: "core.exec.stderr", payload: { data: line } });
+      this.send(id, { type: "core.exec.exited", payload: { code: -1 } });
+    } else if (type === "core.fs.request") {
+      this.send(id, { type: "core.fs.response", payload: { ok: false, error: `invalid request: ${reason}`, data: null } });
+    }
+  }
+
+  #dispatch(frame: Frame): void {
+    switch (frame.type) {
+      case "core.exec.request":
+        return this.#execRequest(frame.id, frame.payload);
+      case "core.exec.stdin":
+      case "core.exec.resize":
+      case "core.exec.signal": {
+        const session = this.exec.get(frame.id);
+        if (!session) return this.#unknown(frame);
+        if (frame.type === "core.exec.stdin") session.stdin(frame.payload.data);
+        else if (frame.type === "core.exec.resize") session.resize(frame.payload.rows, frame.payload.cols);
+        else session.signal(frame.payload.signal);
+        return;
+      }
+      case "core.fs.request":
+        if (this.#isLive(frame.id)) return this.#duplicate(frame);
+        return this.fs.request(frame.id, frame.payload.op);
+      case "core.fs.data":
+        return this.fs.data(frame.id, frame.payload.data);
+      case "core.shutdown":
+        return this.events.shutdown(this);
+      default:
+        log("warn", `id ${frame.id}: ${frame.type} is sent by the guest, not the host; dropped`);
+    }
+  }
+
+  #isLive(id: number): boolean {
+    return this.exec.has(id) || this.fs.isLive(id);
+  }
+
+  #duplicate(frame: Frame): void {
+    log("warn", `id ${frame.id}: ${frame.type} reuses the id of a live session; ignored`);
+  }
+
+  #unknown(frame: Frame): void {
+    log("info", `id ${frame.id}: ${frame.type} for no live exec session; ignored`);
+  }
+
+  #execRequest(id: number, request: Extract<Frame, { type: "core.exec.request" }>["payload"]): void {
+    if (this.#isLive(id)) return log("warn", `id ${id}: core.exec.request reuses the id of a live session; ignored`);
+    const session = new ExecSession(id, this);
+    this.exec.set(id, session);
+    session
+      .run(request)
+      .catch((e) => {
+        log("error", `exec ${id}: ${describe(e)}`);
+        this.send(id, { type: "core.exec.exited", payload: { code: -1 } });
+      })
+      .finally(() => {
+        if (this.exec.get(id) === session) this.exec.delete(id);
+      });
+  }
+
+  /** Sends `signal` to every session's process group. */
+  signalAll(signal: number): void {
+    for (const s of this.exec.values()) s.signal(signal);
+  }
+
+  /** The host is gone: end everything this connection started. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.exec.values()) s.kill();
+    this.fs.closeAll();
+    this.queue.close();
+  }
+}
+
+function describeEvent(e: DecodeEvent): string {
+  return e.kind === "frame" ? `${e.frame.id} ${e.frame.type}` : `${e.id ?? "?"}`;
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts a session's process through the exec helper, with pipes or a PTY. A spawn either
+ * yields a running child whose exec has succeeded, or a plain message saying why it could not
+ * run: the helper reports a failed exec on a close-on-exec status pipe (fd 3), so a command that
+ * merely exits 127 is never mistaken for one that did not start.
+ */
+import { read as fsRead, close as fsClose } from "node:fs";
+import { constants as osConstants } from "node:os";
+import type { Subprocess } from "bun";
+
+export interface SpawnPlan {
+  /** Full argv: helper, its options, `--`, command, arguments. */
+  argv: string[];
+  env: Record<string, string>;
+  command: string;
+  tty: { rows: number; cols: number; onData: (data: Uint8Array) => void; onClose: () => void } | null;
+}
+
+export type SpawnResult = { ok: true; proc: Subprocess } | { ok: false; message: string };
+
+/** How the process ended: the exit status, or -1 and the signal that killed it. */
+export interface ExitStatus {
+  code: number;
+  signal: number | null;
+}
+
+const STATUS_LIMIT = 4096;
+
+/** Reads the helper's status pipe to EOF: empty means exec succeeded. */
+function readStatus(fd: number): Promise<string> {
+  return new Promise((resolve) => {
+    const buf = Buffer.alloc(STATUS_LIMIT);
+    let got = 0;
+    const step = () =>
+      fsRead(fd, buf, got, STATUS_LIMIT - got, null, (error, n) => {
+        if (error || n === 0 || got + n >= STATUS_LIMIT) {
+          got += error ? 0 : n;
+          fsClose(fd, () => resolve(buf.subarray(0, got).toString("utf8").trim()));
+          return;
+        }
+        got += n;
+        step();
+      });
+    step();
+  });
+}
+
+function errnoText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  const message = e instanceof Error ? e.message : String(e);
+  if (code === "ENOENT") return "No such file or directory";
+  if (code === "EACCES") return "Permission denied";
+  return message;
+}
+
+/**
+ * Checks that the command can be found before spawning: in a PTY the helper's status pipe is
+ * not available (Bun gives a terminal child only fds 0-2), so this is what makes a missing
+ * command a spawn failure there too.
+ */
+function findCommand(command: string, env: Record<string, string>): string | null {
+  if (command.includes("/")) return command;
+  return Bun.which(command, { PATH: env["PATH"] ?? "" });
+}
+
+export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
+  if (findCommand(plan.command, plan.env) === null) {
+    return { ok: false, message: `cannot run '${plan.command}': No such file or directory` };
+  }
+  try {
+    if (plan.tty) {
+      const { rows, cols, onData, onClose } = plan.tty;
+      const proc = Bun.spawn(plan.argv, {
+        env: plan.env,
+        terminal: { rows, cols, data: (_t, data) => onData(data), exit: () => onClose() },
+      });
+      return { ok: true, proc };
+    }
+    const proc = Bun.spawn(plan.argv, {
+      env: plan.env,
+      stdio: ["pipe", "pipe", "pipe", "pipe"],
+      // setsid: the child leads its own process group, so signals reach a whole pipeline.
+      detached: true,
+    });
+    const status = await readStatus(proc.stdio[3] as number);
+    if (status !== "") {
+      await proc.exited;
+      return { ok: false, message: status };
+    }
+    return { ok: true, proc };
+  } catch (e) {
+    return { ok: false, message: `cannot run '${plan.command}': ${errnoText(e)}` };
+  }
+}
+
+/** The exit status of a finished process. */
+export async function exitStatus(proc: Subprocess): Promise<ExitStatus> {
+  const code = await proc.exited;
+  if (proc.signalCode) {
+    const n = (osConstants.signals as Record<string, number>)[proc.signalCode];
+    return { code: -1, signal: n ?? null };
+  }
+  return { code: proc.exitCode ?? code, signal: null };
+}

@@ -1,0 +1,103 @@
+/**
+ * Resolves the user of an exec request from the guest's /etc/passwd and /etc/group text: the
+ * forms NAME, UID, NAME:GROUP and UID:GID (PROTOCOL.md §7). Pure: the caller reads the files, so
+ * the files of a switched root are the ones used and tests run on fixture text.
+ */
+import { agentdError, err, ErrorCodes, ok, type Result } from "../../errors.ts";
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+/** Who a command runs as. `groups` are the supplementary groups to set (never inherited). */
+export interface Identity {
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** Home directory from passwd; null for a uid passwd does not know. */
+  home: string | null;
+}
+
+const ID = /^\d{1,10}$/;
+
+function fields(text: string, min: number): string[][] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim() !== "" && !l.startsWith("#"))
+    .map((l) => l.split(":"))
+    .filter((f) => f.length >= min);
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return fields(text, 7)
+    .filter((f) => ID.test(f[2]!) && ID.test(f[3]!))
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! }));
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  return fields(text, 4)
+    .filter((f) => ID.test(f[2]!))
+    .map((f) => ({
+      name: f[0]!,
+      gid: Number(f[2]),
+      members: f[3]!.split(",").map((m) => m.trim()).filter(Boolean),
+    }));
+}
+
+/** initgroups(3): the primary gid plus every group that lists the user as a member. */
+function supplementary(name: string, gid: number, groups: GroupEntry[]): number[] {
+  const out = [gid];
+  for (const g of groups) if (g.members.includes(name) && !out.includes(g.gid)) out.push(g.gid);
+  return out;
+}
+
+function lookupGroup(spec: string, groups: GroupEntry[]): Result<number> {
+  if (ID.test(spec)) return ok(Number(spec));
+  const g = groups.find((x) => x.name === spec);
+  return g ? ok(g.gid) : err(agentdError(ErrorCodes.USER, `unknown group '${spec}'`));
+}
+
+/** Resolves a user spec; a null spec means root (uid 0, which needs no passwd entry). */
+export function resolveUser(spec: string | null, passwd: PasswdEntry[], groups: GroupEntry[]): Result<Identity> {
+  const trimmed = (spec ?? "0").trim();
+  if (trimmed === "") return err(agentdError(ErrorCodes.USER, "empty user"));
+  const colon = trimmed.indexOf(":");
+  const userPart = (colon < 0 ? trimmed : trimmed.slice(0, colon)).trim();
+  const groupPart = colon < 0 ? null : trimmed.slice(colon + 1).trim();
+  if (userPart === "") return err(agentdError(ErrorCodes.USER, `missing user in '${trimmed}'`));
+  if (groupPart === "") return err(agentdError(ErrorCodes.USER, `missing group in '${trimmed}'`));
+
+  let entry: PasswdEntry | undefined;
+  let uid: number;
+  if (ID.test(userPart)) {
+    uid = Number(userPart);
+    if (uid > 0xfffffffe) return err(agentdError(ErrorCodes.USER, `uid out of range: ${userPart}`));
+    entry = passwd.find((p) => p.uid === uid);
+  } else {
+    entry = passwd.find((p) => p.name === userPart);
+    if (!entry) return err(agentdError(ErrorCodes.USER, `unknown user '${userPart}'`));
+    uid = entry.uid;
+  }
+
+  let gid = entry?.gid ?? 0;
+  if (groupPart !== null) {
+    const g = lookupGroup(groupPart, groups);
+    if (!g.ok) return g;
+    gid = g.value;
+  }
+  return ok({
+    uid,
+    gid,
+    groups: entry ? supplementary(entry.name, gid, groups) : [],
+    home: entry?.home ?? null,
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * fs.response error text: "<op prefix>: <message>" (PROTOCOL.md §6). Only the prefix is the
+ * contract; the message mimics the Rust agent's "No such file or directory (os error 2)" so logs
+ * read the same from either agent.
+ */
+import { constants as osConstants } from "node:os";
+
+export type FsErrorPrefix =
+  | "stat"
+  | "opendir"
+  | "readdir"
+  | "open"
+  | "read"
+  | "mkdir parent"
+  | "open for write"
+  | "set permissions"
+  | "write"
+  | "flush"
+  | "mkdir"
+  | "remove"
+  | "remove_dir"
+  | "copy"
+  | "rename";
+
+/** An fs failure that already carries its protocol prefix. */
+export class FsFailure extends Error {}
+
+/** The OS part of a Node/Bun system error: "No such file or directory (os error 2)". */
+export function osMessage(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  const code = err.code;
+  const errno = code ? (osConstants.errno as Record<string, number>)[code] : undefined;
+  const raw = err.message ?? String(e);
+  // Node formats "ENOENT: no such file or directory, open '/x'"; keep the middle part.
+  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(raw);
+  const text = m ? m[1]! : raw;
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  return errno === undefined ? sentence : `${sentence} (os error ${errno})`;
+}
+
+export function fsFailure(prefix: FsErrorPrefix, e: unknown): FsFailure {
+  if (e instanceof FsFailure) return e;
+  return new FsFailure(`${prefix}: ${osMessage(e)}`);
+}
+
+/** Runs `op`, turning any error into an FsFailure with `prefix`. */
+export async function step<T>(prefix: FsErrorPrefix, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    throw fsFailure(prefix, e);
+  }
+}
+
+/** An error with the errno name `code` (for failures we detect ourselves, like EISDIR). */
+export function errnoError(code: string, message: string): Error {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}

@@ -1,0 +1,125 @@
+/**
+ * Handlers of core.fs.request and core.fs.data for one connection: each request ends in exactly
+ * one fs.response (TERMINAL); a Read streams fs.data before it; a Write collects fs.data until the
+ * empty chunk. After a write fails, every later fs.data of that id (the empty one included) gets
+ * its own error response, as PROTOCOL.md §6 asks, so a host waiting on any of them is answered.
+ */
+import type { FsOp, FsResponse } from "../../protocol/payloads.ts";
+import type { SessionContext } from "../session-context.ts";
+import { FsFailure } from "./errors.ts";
+import { readOp } from "./read.ts";
+import { listOp, statOp } from "./stat.ts";
+import { copyOp, mkdirOp, removeDirOp, removeOp, renameOp } from "./tree.ts";
+import { WriteSession } from "./write.ts";
+
+function message(e: unknown): string {
+  return e instanceof FsFailure ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+export class FsHandlers {
+  #writes = new Map<number, { session: WriteSession; responded: boolean }>();
+  #reads = new Set<number>();
+
+  constructor(readonly ctx: SessionContext) {}
+
+  /** True while `id` names an unfinished read or write. */
+  isLive(id: number): boolean {
+    return this.#writes.has(id) || this.#reads.has(id);
+  }
+
+  #respond(id: number, payload: FsResponse): void {
+    this.ctx.send(id, { type: "core.fs.response", payload });
+  }
+
+  #ok(id: number, data: FsResponse["data"] = null): void {
+    this.#respond(id, { ok: true, error: null, data });
+  }
+
+  #error(id: number, error: string): void {
+    this.#respond(id, { ok: false, error, data: null });
+  }
+
+  request(id: number, op: FsOp): void {
+    if (op.op === "Write") return this.#startWrite(id, op.path, op.mode);
+    if (op.op === "Read") this.#reads.add(id);
+    this.#run(id, op)
+      .then((data) => this.#ok(id, data))
+      .catch((e) => this.#error(id, message(e)))
+      .finally(() => this.#reads.delete(id));
+  }
+
+  async #run(id: number, op: Exclude<FsOp, { op: "Write" }>): Promise<FsResponse["data"]> {
+    switch (op.op) {
+      case "Stat":
+        return { Stat: await statOp(op.path) };
+      case "List":
+        return { List: await listOp(op.path) };
+      case "Read":
+        await readOp(op.path, this.ctx.queue, (data) => this.ctx.send(id, { type: "core.fs.data", payload: { data } }));
+        return null;
+      case "Mkdir":
+        await mkdirOp(op.path);
+        return null;
+      case "Remove":
+        await removeOp(op.path);
+        return null;
+      case "RemoveDir":
+        await removeDirOp(op.path);
+        return null;
+      case "Copy":
+        await copyOp(op.src, op.dst);
+        return null;
+      case "Rename":
+        await renameOp(op.src, op.dst);
+        return null;
+    }
+  }
+
+  #startWrite(id: number, path: string, mode: number | null): void {
+    const session = new WriteSession(id, path, mode, this.ctx.budget);
+    const entry = { session, responded: false };
+    this.#writes.set(id, entry);
+    session.opened.catch((e) => this.#failWrite(id, entry, e));
+  }
+
+  #failWrite(id: number, entry: { session: WriteSession; responded: boolean }, e: unknown): void {
+    if (entry.responded) {
+      this.#error(id, `unknown write session: ${id}`);
+      return;
+    }
+    entry.responded = true;
+    if (this.#writes.get(id) === entry) this.#writes.delete(id);
+    this.ctx.log(`fs ${id}: write to ${entry.session.path} failed: ${message(e)}`);
+    this.#error(id, message(e));
+    void entry.session.abort();
+  }
+
+  /** One fs.data chunk from the host; empty ends the upload. */
+  data(id: number, data: Uint8Array): void {
+    const entry = this.#writes.get(id);
+    if (!entry) {
+      this.ctx.log(`fs ${id}: data for no open write`);
+      this.#error(id, `unknown write session: ${id}`);
+      return;
+    }
+    if (data.length > 0) {
+      entry.session.write(data).catch((e) => this.#failWrite(id, entry, e));
+      return;
+    }
+    this.#writes.delete(id);
+    entry.session
+      .finish()
+      .then(() => {
+        if (entry.responded) return;
+        entry.responded = true;
+        this.#ok(id);
+      })
+      .catch((e) => this.#failWrite(id, entry, e));
+  }
+
+  /** The connection is gone: abandon unfinished uploads, leaving their targets untouched. */
+  closeAll(): void {
+    for (const { session } of this.#writes.values()) void session.abort();
+    this.#writes.clear();
+  }
+}

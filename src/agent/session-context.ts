@@ -1,0 +1,16 @@
+/**
+ * What a session handler may use of its connection: send frames, wait for room in the output
+ * queue, account held input, log. Handlers depend on this, not on the connection class.
+ */
+import type { Message } from "../protocol/payloads.ts";
+import type { AgentConfig } from "./config.ts";
+import type { InboundBudget } from "./inbound-budget.ts";
+import type { OutputQueue } from "./output-queue.ts";
+
+export interface SessionContext {
+  readonly config: AgentConfig;
+  readonly queue: OutputQueue;
+  readonly budget: InboundBudget;
+  send(id: number, message: Message): void;
+  log(message: string): void;
+}

@@ -1,0 +1,287 @@
+/**
+ * The host-side client of agentd: connects to the agent's socket (host mode, or the socket QEMU
+ * exposes for the guest's port), waits for core.ready, and runs exec sessions and fs operations.
+ * Works under Node and Bun (node:net only).
+ *
+ * @example
+ * ```ts
+ * const agent = await AgentClient.connect("/tmp/vm/agent.sock");
+ * const { code, stdout } = await agent.exec("uname", ["-a"]).collect();
+ * await agent.writeFile("/tmp/hello.txt", "hello\n");
+ * console.log(new TextDecoder().decode(await agent.readFile("/tmp/hello.txt")));
+ * agent.close();
+ * ```
+ */
+import { connect as netConnect, type Socket } from "node:net";
+import { FS_CHUNK_SIZE } from "../protocol/constants.ts";
+import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
+import type { EntryInfo, ExecRequest, FsOp, FsResponse, Frame, Message, Ready, Rlimit } from "../protocol/payloads.ts";
+import { Channel } from "./channel.ts";
+import { ConnectionError, RemoteFsError } from "./errors.ts";
+import { ExecHandle } from "./exec-handle.ts";
+
+export interface ExecOptions {
+  env?: string[];
+  cwd?: string;
+  user?: string;
+  tty?: boolean;
+  rows?: number;
+  cols?: number;
+  rlimits?: Rlimit[];
+}
+
+/** Received bytes a slow consumer may leave unread before the socket is paused: 16 MiB. */
+const RECEIVE_HIGH_WATER = 16 * 1024 * 1024;
+
+interface FsPending {
+  op: FsOp;
+  data: Channel<Uint8Array> | null;
+  resolve: (r: FsResponse) => void;
+}
+
+export class AgentClient {
+  #socket: Socket;
+  #decoder = new FrameDecoder();
+  #nextId = 1;
+  #exec = new Map<number, ExecHandle>();
+  #fs = new Map<number, FsPending>();
+  #closedError: Error | null = null;
+  #paused = false;
+  readonly ready: Promise<Ready>;
+  /** Frames this client could not route (for tests and diagnostics). */
+  readonly unrouted: Frame[] = [];
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    let resolveReady!: (r: Ready) => void;
+    let rejectReady!: (e: Error) => void;
+    this.ready = new Promise((res, rej) => ((resolveReady = res), (rejectReady = rej)));
+    this.ready.catch(() => {});
+    socket.on("data", (chunk: Buffer) => {
+      this.#decoder.push(chunk);
+      for (let ev = this.#decoder.next(); ev; ev = this.#decoder.next()) {
+        if (ev.kind !== "frame") continue;
+        if (ev.frame.type === "core.ready") resolveReady(ev.frame.payload);
+        else this.#route(ev.frame);
+      }
+    });
+    socket.on("close", () => {
+      const e = this.#closedError ?? new ConnectionError("the agent closed the connection");
+      this.#closedError = e;
+      rejectReady(e);
+      for (const h of this.#exec.values()) h.onClosed(e);
+      for (const p of this.#fs.values()) {
+        p.data?.end(e);
+        p.resolve({ ok: false, error: `connection lost: ${e.message}`, data: null });
+      }
+      this.#exec.clear();
+      this.#fs.clear();
+    });
+    socket.on("error", (e) => (this.#closedError = new ConnectionError(e.message)));
+  }
+
+  /** Connects to an agent socket and waits for its core.ready. */
+  static async connect(path: string, timeoutMs = 10_000): Promise<AgentClient> {
+    const socket = netConnect(path);
+    const client = new AgentClient(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", (e: NodeJS.ErrnoException) =>
+        reject(
+          new ConnectionError(
+            e.code === "ENOENT"
+              ? `no agent socket at ${path}: is agentd (or the VM) running? Start one with 'agentctl vm start'`
+              : `cannot connect to ${path}: ${e.message}`,
+          ),
+        ),
+      );
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ConnectionError(`no core.ready from ${path} within ${timeoutMs} ms: the agent is busy with another host or not ready`)), timeoutMs);
+    });
+    try {
+      await Promise.race([client.ready, timeout]);
+    } catch (e) {
+      socket.destroy();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    return client;
+  }
+
+  #route(f: Frame): void {
+    const h = this.#exec.get(f.id);
+    if (h) {
+      if (f.type === "core.exec.started") h.onStarted(f.payload.pid);
+      else if (f.type === "core.exec.stdout") h.onOutput("stdout", f.payload.data);
+      else if (f.type === "core.exec.stderr") h.onOutput("stderr", f.payload.data);
+      else if (f.type === "core.exec.exited") {
+        this.#exec.delete(f.id);
+        h.onExited(f.payload);
+      } else this.unrouted.push(f);
+      return;
+    }
+    const p = this.#fs.get(f.id);
+    if (p && f.type === "core.fs.data" && p.data) return p.data.push(f.payload.data);
+    if (p && f.type === "core.fs.response") {
+      this.#fs.delete(f.id);
+      p.data?.end(f.payload.ok ? null : new RemoteFsError(p.op.op, describeOp(p.op), f.payload.error ?? "failed"));
+      return p.resolve(f.payload);
+    }
+    this.unrouted.push(f);
+  }
+
+  /** Pauses the socket while consumers hold too much unread output; resumes when they catch up. */
+  #level = (): void => {
+    let held = 0;
+    for (const h of this.#exec.values()) held += h.output.bytes;
+    for (const p of this.#fs.values()) held += p.data?.bytes ?? 0;
+    if (!this.#paused && held > RECEIVE_HIGH_WATER) {
+      this.#paused = true;
+      this.#socket.pause();
+    } else if (this.#paused && held <= RECEIVE_HIGH_WATER / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  };
+
+  /** Sends one frame; resolves when the socket has taken it (backpressure). */
+  send(id: number, message: Message): Promise<void> {
+    return this.sendRaw(encodeFrame(id, message));
+  }
+
+  /** Sends raw bytes (tests of hostile input use this). */
+  sendRaw(bytes: Uint8Array): Promise<void> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    if (this.#socket.write(bytes)) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.once("drain", resolve));
+  }
+
+  /** A fresh session id. */
+  allocateId(): number {
+    return this.#nextId++;
+  }
+
+  /** Starts a command. */
+  exec(cmd: string, args: string[] = [], opts: ExecOptions = {}): ExecHandle {
+    const id = this.allocateId();
+    const handle = new ExecHandle(
+      id,
+      {
+        stdin: (data) => this.send(id, { type: "core.exec.stdin", payload: { data } }),
+        resize: (rows, cols) => void this.send(id, { type: "core.exec.resize", payload: { rows, cols } }).catch(() => {}),
+        signal: (signal) => void this.send(id, { type: "core.exec.signal", payload: { signal } }).catch(() => {}),
+      },
+      this.#level,
+    );
+    this.#exec.set(id, handle);
+    const request: ExecRequest = {
+      cmd,
+      args,
+      env: opts.env ?? [],
+      cwd: opts.cwd ?? null,
+      user: opts.user ?? null,
+      tty: opts.tty ?? false,
+      rows: opts.rows ?? 24,
+      cols: opts.cols ?? 80,
+      rlimits: opts.rlimits ?? [],
+    };
+    this.send(id, { type: "core.exec.request", payload: request }).catch((e) => handle.onClosed(e));
+    return handle;
+  }
+
+  #fsRequest(op: FsOp, data: Channel<Uint8Array> | null = null): { id: number; response: Promise<FsResponse> } {
+    const id = this.allocateId();
+    const response = new Promise<FsResponse>((resolve) => this.#fs.set(id, { op, data, resolve }));
+    this.send(id, { type: "core.fs.request", payload: { op } }).catch(() => {});
+    return { id, response };
+  }
+
+  async #simple(op: FsOp): Promise<FsResponse["data"]> {
+    const r = await this.#fsRequest(op).response;
+    if (!r.ok) throw new RemoteFsError(op.op, describeOp(op), r.error ?? "failed");
+    return r.data;
+  }
+
+  async stat(path: string): Promise<EntryInfo> {
+    const d = await this.#simple({ op: "Stat", path });
+    if (!d || !("Stat" in d)) throw new RemoteFsError("Stat", path, "stat: response without entry");
+    return d.Stat;
+  }
+  async list(path: string): Promise<EntryInfo[]> {
+    const d = await this.#simple({ op: "List", path });
+    if (!d || !("List" in d)) throw new RemoteFsError("List", path, "opendir: response without entries");
+    return d.List;
+  }
+  async mkdir(path: string): Promise<void> {
+    await this.#simple({ op: "Mkdir", path });
+  }
+  async remove(path: string): Promise<void> {
+    await this.#simple({ op: "Remove", path });
+  }
+  async removeDir(path: string): Promise<void> {
+    await this.#simple({ op: "RemoveDir", path });
+  }
+  async copy(src: string, dst: string): Promise<void> {
+    await this.#simple({ op: "Copy", src, dst });
+  }
+  async rename(src: string, dst: string): Promise<void> {
+    await this.#simple({ op: "Rename", src, dst });
+  }
+
+  /** Streams a guest file; the iterator throws RemoteFsError if the read fails. */
+  read(path: string): AsyncIterable<Uint8Array> {
+    const data = new Channel<Uint8Array>((c) => c.length, this.#level);
+    this.#fsRequest({ op: "Read", path }, data);
+    return data;
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for await (const c of this.read(path)) parts.push(c);
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * Uploads to a guest file atomically. `source` may be bytes, text or an async iterable of
+   * chunks; chunks are cut to FS_CHUNK_SIZE. Stops sending at the first error response.
+   */
+  async writeFile(path: string, source: Uint8Array | string | AsyncIterable<Uint8Array>, mode: number | null = null): Promise<void> {
+    const op: FsOp = { op: "Write", path, mode };
+    const { id, response } = this.#fsRequest(op);
+    let answered: FsResponse | null = null;
+    void response.then((r) => (answered = r));
+    const chunks =
+      typeof source === "string" ? [new TextEncoder().encode(source)] : source instanceof Uint8Array ? [source] : source;
+    for await (const chunk of chunks) {
+      for (let at = 0; at < chunk.length && !answered; at += FS_CHUNK_SIZE) {
+        await this.send(id, { type: "core.fs.data", payload: { data: chunk.subarray(at, at + FS_CHUNK_SIZE) } });
+      }
+      if (answered) break;
+    }
+    if (!answered) await this.send(id, { type: "core.fs.data", payload: { data: new Uint8Array(0) } });
+    const r = await response;
+    if (!r.ok) throw new RemoteFsError("Write", path, r.error ?? "failed");
+  }
+
+  /** Asks the agent to shut the guest down (host mode: the agent exits). */
+  async shutdown(): Promise<void> {
+    await this.send(0, { type: "core.shutdown", payload: null });
+  }
+
+  close(): void {
+    this.#socket.end();
+  }
+
+  /** Resolves when the agent closes the connection. */
+  closed(): Promise<void> {
+    if (this.#socket.closed) return Promise.resolve();
+    return new Promise((resolve) => this.#socket.once("close", () => resolve()));
+  }
+}
+
+function describeOp(op: FsOp): string {
+  return "path" in op ? op.path : `${op.src} -> ${op.dst}`;
+}
