@@ -1,0 +1,94 @@
+/** The codec against every golden frame made by the Rust implementation. */
+import { describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
+import { flagsFor, isMessageType } from "../../src/protocol/messages.ts";
+import { payloadValue } from "../../src/protocol/payload-encode.ts";
+import type { Frame } from "../../src/protocol/payloads.ts";
+import { loadVectors, normalize, VECTOR_DIR } from "./vectors.ts";
+
+const vectors = loadVectors();
+
+function decodeOne(bytes: Uint8Array): Frame {
+  const d = new FrameDecoder();
+  d.push(bytes);
+  const ev = d.next();
+  if (ev?.kind !== "frame") throw new Error(`expected a frame, got ${JSON.stringify(ev)}`);
+  expect(d.next()).toBeNull();
+  expect(d.buffered).toBe(0);
+  return ev.frame;
+}
+
+test("INDEX.md lists all 32 vector files", () => {
+  const files = readdirSync(VECTOR_DIR).filter((f) => f.endsWith(".hex"));
+  expect(files.length).toBe(32);
+  expect(vectors.map((v) => v.file).sort()).toEqual(files.sort());
+});
+
+describe.each(vectors.map((v) => [v.file, v] as const))("%s", (_name, v) => {
+  test("decodes to the type, id, flags and payload INDEX.md lists", () => {
+    const f = decodeOne(v.bytes);
+    expect(f.type).toBe(v.type as Frame["type"]);
+    expect(f.id).toBe(v.id);
+    expect(f.flags).toBe(v.flags);
+    expect(normalize(payloadValue(f))).toEqual(normalize(v.payload));
+  });
+
+  test("re-encodes to the identical bytes", () => {
+    const f = decodeOne(v.bytes);
+    expect(Buffer.from(encodeFrame(f.id, f)).toString("hex")).toBe(Buffer.from(v.bytes).toString("hex"));
+  });
+
+  test("the flags are the ones the message table gives the type", () => {
+    expect(isMessageType(v.type)).toBe(true);
+    if (isMessageType(v.type)) expect(flagsFor(v.type)).toBe(v.flags);
+  });
+
+  test("decodes the same when split at every byte boundary", () => {
+    for (let cut = 1; cut < v.bytes.length; cut++) {
+      const d = new FrameDecoder();
+      d.push(v.bytes.subarray(0, cut));
+      expect(d.next()).toBeNull();
+      d.push(v.bytes.subarray(cut));
+      const ev = d.next();
+      expect(ev?.kind).toBe("frame");
+      if (ev?.kind === "frame") expect(normalize(payloadValue(ev.frame))).toEqual(normalize(v.payload));
+    }
+  });
+
+  test("decodes when fed one byte at a time", () => {
+    const d = new FrameDecoder();
+    let frames = 0;
+    for (const b of v.bytes) {
+      d.push(Uint8Array.of(b));
+      for (let ev = d.next(); ev; ev = d.next()) if (ev.kind === "frame") frames++;
+    }
+    expect(frames).toBe(1);
+  });
+});
+
+test("all 32 frames back to back in one buffer decode in order", () => {
+  const all = Buffer.concat(vectors.map((v) => v.bytes));
+  const d = new FrameDecoder();
+  d.push(all);
+  const got: string[] = [];
+  for (let ev = d.next(); ev; ev = d.next()) if (ev.kind === "frame") got.push(ev.frame.type);
+  expect(got).toEqual(vectors.map((v) => v.type));
+});
+
+test("a request with only cmd gets the Rust defaults when filled", async () => {
+  const { withExecDefaults } = await import("../../src/protocol/payloads.ts");
+  const f = decodeOne(vectors.find((v) => v.file === "exec_request_cmd_only.hex")!.bytes);
+  if (f.type !== "core.exec.request") throw new Error("wrong type");
+  expect(withExecDefaults(f.payload)).toEqual({
+    cmd: "true",
+    args: [],
+    env: [],
+    cwd: null,
+    user: null,
+    tty: false,
+    rows: 24,
+    cols: 80,
+    rlimits: [],
+  });
+});
