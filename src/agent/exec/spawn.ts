@@ -4,9 +4,10 @@
  * run: the helper reports a failed exec on a close-on-exec status pipe (fd 3), so a command that
  * merely exits 127 is never mistaken for one that did not start.
  */
-import { read as fsRead, close as fsClose } from "node:fs";
+import { close as fsClose, read as fsRead } from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { Subprocess } from "bun";
+import { dup, setBlocking } from "../../sys/libc.ts";
 
 export interface SpawnPlan {
   /** Full argv: helper, its options, `--`, command, arguments. */
@@ -26,19 +27,29 @@ export interface ExitStatus {
 
 const STATUS_LIMIT = 4096;
 
+/**
+ * Takes our own descriptor for the helper's status channel, synchronously right after the
+ * spawn. Bun closes its descriptor when the process exits; reading that one would race the close
+ * and, once the number is reused, read another session's channel. A dup is ours alone to close.
+ */
+function ownStatusFd(fd: number): number {
+  const own = dup(fd);
+  // Bun makes the channel non-blocking; our read runs on a threadpool thread and must wait.
+  setBlocking(own);
+  return own;
+}
+
 /** Reads the helper's status pipe to EOF: empty means exec succeeded. */
 function readStatus(fd: number): Promise<string> {
   return new Promise((resolve) => {
     const buf = Buffer.alloc(STATUS_LIMIT);
     let got = 0;
+    const finish = () => fsClose(fd, () => resolve(buf.subarray(0, got).toString("utf8").trim()));
     const step = () =>
       fsRead(fd, buf, got, STATUS_LIMIT - got, null, (error, n) => {
-        if (error || n === 0 || got + n >= STATUS_LIMIT) {
-          got += error ? 0 : n;
-          fsClose(fd, () => resolve(buf.subarray(0, got).toString("utf8").trim()));
-          return;
-        }
+        if (error || n === 0) return finish();
         got += n;
+        if (got >= STATUS_LIMIT) return finish();
         step();
       });
     step();
@@ -78,11 +89,12 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
     }
     const proc = Bun.spawn(plan.argv, {
       env: plan.env,
+      // fd 3 is the helper's status pipe.
       stdio: ["pipe", "pipe", "pipe", "pipe"],
       // setsid: the child leads its own process group, so signals reach a whole pipeline.
       detached: true,
     });
-    const status = await readStatus(proc.stdio[3] as number);
+    const status = await readStatus(ownStatusFd(proc.stdio[3] as number));
     if (status !== "") {
       await proc.exited;
       return { ok: false, message: status };

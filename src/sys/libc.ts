@@ -1,0 +1,81 @@
+/**
+ * The one place that touches bun:ffi: libc is opened lazily on first use (host-mode tools that
+ * never make a raw syscall pay nothing), and every call's failure becomes a SysError naming the
+ * call, its subject and the errno name and text.
+ */
+import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { constants as osConstants } from "node:os";
+import { AgentdError, ErrorCodes } from "../errors.ts";
+
+const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"];
+
+const SYMBOLS = {
+  __errno_location: { args: [], returns: FFIType.ptr },
+  strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+  dup: { args: [FFIType.i32], returns: FFIType.i32 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  // fcntl is variadic; declared with a fixed int argument, which the x86-64 ABI passes the same.
+  fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+} as const;
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
+
+let libc: Libc | null = null;
+
+function open(): Libc {
+  if (libc) return libc;
+  let lastError: unknown;
+  for (const name of LIBC_NAMES) {
+    try {
+      libc = dlopen(name, SYMBOLS).symbols;
+      return libc;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw new AgentdError(ErrorCodes.SYSCALL, `cannot load libc: ${String(lastError)}`);
+}
+
+/** The calling thread's errno, read right after the failed call. */
+function errno(): number {
+  const p = open().__errno_location() as Pointer;
+  return new Int32Array(require("bun:ffi").toArrayBuffer(p, 0, 4))[0]!;
+}
+
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
+
+export class SysError extends AgentdError {
+  constructor(
+    readonly call: string,
+    readonly subject: string,
+    readonly errno: number,
+  ) {
+    const text = open().strerror(errno)?.toString() ?? "unknown error";
+    super(ErrorCodes.SYSCALL, `${call}(${subject}): ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}: ${text}`);
+    this.name = "SysError";
+  }
+}
+
+/** Throws a SysError when a libc call returned -1. */
+export function check(result: number, call: string, subject: string): number {
+  if (result === -1) throw new SysError(call, subject, errno());
+  return result;
+}
+
+/** dup(2): a new descriptor for the same open file, owned by the caller. */
+export function dup(fd: number): number {
+  return check(open().dup(fd), "dup", String(fd));
+}
+
+/** Clears O_NONBLOCK so a read on a threadpool thread waits for data instead of failing EAGAIN. */
+export function setBlocking(fd: number): void {
+  const lib = open();
+  const flags = check(lib.fcntl(fd, F_GETFL, 0), "fcntl(F_GETFL)", String(fd));
+  if (flags & O_NONBLOCK) check(lib.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK), "fcntl(F_SETFL)", String(fd));
+}
+
+export { open as loadLibc, ptr };

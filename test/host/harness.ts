@@ -1,0 +1,71 @@
+/**
+ * Starts the compiled dist/agentd in host mode in a fresh temporary directory and connects the
+ * client library to it. Every host-tier test drives the real binary through its socket.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { AgentClient } from "../../src/host/client.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const AGENTD = join(ROOT, "dist", "agentd");
+export const AGENTCTL = join(ROOT, "dist", "agentctl");
+
+export interface HostAgent {
+  dir: string;
+  socket: string;
+  runtimeDir: string;
+  proc: Subprocess;
+  log(): string;
+  connect(): Promise<AgentClient>;
+  rssKiB(): number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Command prefix, e.g. ["unshare", "-m", "--propagation", "private", "sh", "-c", "...; exec \"$0\" \"$@\""]. */
+  wrap?: string[];
+}
+
+export async function startAgent(opts: StartOptions = {}): Promise<HostAgent> {
+  if (!existsSync(AGENTD)) throw new Error(`${AGENTD} is missing: run 'npm run build' first`);
+  const dir = mkdtempSync(join(tmpdir(), "agentd-test-"));
+  const socket = join(dir, "agent.sock");
+  const runtimeDir = join(dir, "runtime");
+  mkdirSync(runtimeDir);
+  const logPath = join(dir, "agentd.log");
+  const proc = Bun.spawn([...(opts.wrap ?? []), AGENTD, "--socket", socket, "--runtime-dir", runtimeDir], {
+    env: { ...process.env, ...opts.env },
+    stdout: Bun.file(logPath),
+    stderr: Bun.file(logPath),
+  });
+  for (let i = 0; i < 500 && !existsSync(socket); i++) {
+    if (proc.exitCode !== null) break;
+    await Bun.sleep(10);
+  }
+  if (!existsSync(socket)) {
+    proc.kill(9);
+    throw new Error(`agentd did not create its socket:\n${readFileSync(logPath, "utf8")}`);
+  }
+  return {
+    dir,
+    socket,
+    runtimeDir,
+    proc,
+    log: () => readFileSync(logPath, "utf8"),
+    connect: () => AgentClient.connect(socket),
+    rssKiB: () => {
+      const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
+    },
+    async stop() {
+      if (proc.exitCode === null) proc.kill(9);
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
