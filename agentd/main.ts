@@ -40,7 +40,11 @@ const config: AgentConfig = {
   passwdFile: "/etc/passwd",
   groupFile: "/etc/group",
   defaultUser: process.env[ENV_USER]?.trim() || null,
-  ready: { boot_time_ns: startedNs, init_time_ns: initDoneNs - startedNs, ready_time_ns: process.hrtime.bigint() },
+  ready: {
+    boot_time_ns: startedNs,
+    init_time_ns: initDoneNs - startedNs,
+    ready_time_ns: process.hrtime.bigint(),
+  },
   hostMode: socket !== null,
 };
 
@@ -48,6 +52,9 @@ if (socket === null) {
   process.stderr.write(`agentd: guest mode is not available in this build; use --socket\n${USAGE}\n`);
   process.exit(2);
 }
+// Handlers first: a SIGTERM that arrives as soon as the socket exists must shut down cleanly.
+let shutdown: () => void = () => process.exit(0);
+process.on("SIGTERM", () => shutdown());
+process.on("SIGINT", () => shutdown());
 const agent = runHostMode(socket, runtimeDir, config);
-process.on("SIGTERM", () => void agent.shutdown());
-process.on("SIGINT", () => void agent.shutdown());
+shutdown = () => void agent.shutdown();

@@ -82,7 +82,10 @@ export class Connection implements SessionContext {
   #handle(event: DecodeEvent): void {
     switch (event.kind) {
       case "skipped":
-        log("warn", `id ${event.id ?? "?"}: ${event.error.code}: ${event.error.message}; skipped ${event.length} bytes`);
+        log(
+          "warn",
+          `id ${event.id ?? "?"}: ${event.error.code}: ${event.error.message}; skipped ${event.length} bytes`,
+        );
         return;
       case "invalid":
         log("warn", `id ${event.id}: ${event.error.code}: ${event.error.message}`);
@@ -100,7 +103,10 @@ export class Connection implements SessionContext {
       this.send(id, { type: "core.exec.stderr", payload: { data: line } });
       this.send(id, { type: "core.exec.exited", payload: { code: -1 } });
     } else if (type === "core.fs.request") {
-      this.send(id, { type: "core.fs.response", payload: { ok: false, error: `invalid request: ${reason}`, data: null } });
+      this.send(id, {
+        type: "core.fs.response",
+        payload: { ok: false, error: `invalid request: ${reason}`, data: null },
+      });
     }
   }
 
@@ -143,7 +149,8 @@ export class Connection implements SessionContext {
   }
 
   #execRequest(id: number, request: Extract<Frame, { type: "core.exec.request" }>["payload"]): void {
-    if (this.#isLive(id)) return log("warn", `id ${id}: core.exec.request reuses the id of a live session; ignored`);
+    if (this.#isLive(id))
+      return log("warn", `id ${id}: core.exec.request reuses the id of a live session; ignored`);
     const session = new ExecSession(id, this);
     this.exec.set(id, session);
     session

@@ -17,7 +17,11 @@ export interface HeartbeatState {
 
 export function heartbeatJson(now: Date, state: HeartbeatState): string {
   return JSON.stringify(
-    { timestamp: now.toISOString(), active_sessions: state.activeSessions(), last_activity: state.lastActivity().toISOString() },
+    {
+      timestamp: now.toISOString(),
+      active_sessions: state.activeSessions(),
+      last_activity: state.lastActivity().toISOString(),
+    },
     null,
     2,
   );

@@ -15,7 +15,16 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { FS_CHUNK_SIZE } from "../protocol/constants.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
-import type { EntryInfo, ExecRequest, FsOp, FsResponse, Frame, Message, Ready, Rlimit } from "../protocol/payloads.ts";
+import type {
+  EntryInfo,
+  ExecRequest,
+  FsOp,
+  FsResponse,
+  Frame,
+  Message,
+  Ready,
+  Rlimit,
+} from "../protocol/payloads.ts";
 import { Channel } from "./channel.ts";
 import { ConnectionError, RemoteFsError } from "./errors.ts";
 import { ExecHandle } from "./exec-handle.ts";
@@ -98,7 +107,15 @@ export class AgentClient {
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ConnectionError(`no core.ready from ${path} within ${timeoutMs} ms: the agent is busy with another host or not ready`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new ConnectionError(
+              `no core.ready from ${path} within ${timeoutMs} ms: the agent is busy with another host or not ready`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([client.ready, timeout]);
@@ -127,7 +144,9 @@ export class AgentClient {
     if (p && f.type === "core.fs.data" && p.data) return p.data.push(f.payload.data);
     if (p && f.type === "core.fs.response") {
       this.#fs.delete(f.id);
-      p.data?.end(f.payload.ok ? null : new RemoteFsError(p.op.op, describeOp(p.op), f.payload.error ?? "failed"));
+      p.data?.end(
+        f.payload.ok ? null : new RemoteFsError(p.op.op, describeOp(p.op), f.payload.error ?? "failed"),
+      );
       return p.resolve(f.payload);
     }
     this.unrouted.push(f);
@@ -171,8 +190,10 @@ export class AgentClient {
       id,
       {
         stdin: (data) => this.send(id, { type: "core.exec.stdin", payload: { data } }),
-        resize: (rows, cols) => void this.send(id, { type: "core.exec.resize", payload: { rows, cols } }).catch(() => {}),
-        signal: (signal) => void this.send(id, { type: "core.exec.signal", payload: { signal } }).catch(() => {}),
+        resize: (rows, cols) =>
+          void this.send(id, { type: "core.exec.resize", payload: { rows, cols } }).catch(() => {}),
+        signal: (signal) =>
+          void this.send(id, { type: "core.exec.signal", payload: { signal } }).catch(() => {}),
       },
       this.#level,
     );
@@ -192,7 +213,10 @@ export class AgentClient {
     return handle;
   }
 
-  #fsRequest(op: FsOp, data: Channel<Uint8Array> | null = null): { id: number; response: Promise<FsResponse> } {
+  #fsRequest(
+    op: FsOp,
+    data: Channel<Uint8Array> | null = null,
+  ): { id: number; response: Promise<FsResponse> } {
     const id = this.allocateId();
     const response = new Promise<FsResponse>((resolve) => this.#fs.set(id, { op, data, resolve }));
     this.send(id, { type: "core.fs.request", payload: { op } }).catch(() => {});
@@ -248,16 +272,27 @@ export class AgentClient {
    * Uploads to a guest file atomically. `source` may be bytes, text or an async iterable of
    * chunks; chunks are cut to FS_CHUNK_SIZE. Stops sending at the first error response.
    */
-  async writeFile(path: string, source: Uint8Array | string | AsyncIterable<Uint8Array>, mode: number | null = null): Promise<void> {
+  async writeFile(
+    path: string,
+    source: Uint8Array | string | AsyncIterable<Uint8Array>,
+    mode: number | null = null,
+  ): Promise<void> {
     const op: FsOp = { op: "Write", path, mode };
     const { id, response } = this.#fsRequest(op);
     let answered: FsResponse | null = null;
     void response.then((r) => (answered = r));
     const chunks =
-      typeof source === "string" ? [new TextEncoder().encode(source)] : source instanceof Uint8Array ? [source] : source;
+      typeof source === "string"
+        ? [new TextEncoder().encode(source)]
+        : source instanceof Uint8Array
+          ? [source]
+          : source;
     for await (const chunk of chunks) {
       for (let at = 0; at < chunk.length && !answered; at += FS_CHUNK_SIZE) {
-        await this.send(id, { type: "core.fs.data", payload: { data: chunk.subarray(at, at + FS_CHUNK_SIZE) } });
+        await this.send(id, {
+          type: "core.fs.data",
+          payload: { data: chunk.subarray(at, at + FS_CHUNK_SIZE) },
+        });
       }
       if (answered) break;
     }

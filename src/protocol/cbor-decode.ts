@@ -11,15 +11,7 @@
 import { agentdError, err, ErrorCodes, ok, type Result } from "../errors.ts";
 
 export type Decoded =
-  | null
-  | undefined
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | Decoded[]
-  | { [key: string]: Decoded };
+  null | undefined | boolean | number | bigint | string | Uint8Array | Decoded[] | { [key: string]: Decoded };
 
 /** Deeper nesting than any protocol message needs; bounds recursion on hostile input. */
 const MAX_DEPTH = 64;
@@ -214,7 +206,9 @@ export function decodeCbor(buf: Uint8Array): Result<Decoded> {
   try {
     const value = reader.item(0);
     if (reader.pos !== buf.length) {
-      return err(agentdError(ErrorCodes.BAD_ENVELOPE, `${buf.length - reader.pos} trailing bytes after CBOR item`));
+      return err(
+        agentdError(ErrorCodes.BAD_ENVELOPE, `${buf.length - reader.pos} trailing bytes after CBOR item`),
+      );
     }
     return ok(value);
   } catch (e) {

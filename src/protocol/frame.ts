@@ -42,8 +42,16 @@ function envelopePrefix(t: MessageTypeName): Uint8Array {
   if (!cached) {
     const tBytes = textEncoder.encode(t);
     cached = Uint8Array.from([
-      0xa3, 0x61, 0x76, PROTOCOL_VERSION, 0x61, 0x74,
-      ...cborHead(3, tBytes.length), ...tBytes, 0x61, 0x70,
+      0xa3,
+      0x61,
+      0x76,
+      PROTOCOL_VERSION,
+      0x61,
+      0x74,
+      ...cborHead(3, tBytes.length),
+      ...tBytes,
+      0x61,
+      0x70,
     ]);
     ENVELOPE_PREFIX_CACHE.set(t, cached);
   }
@@ -88,7 +96,11 @@ export type DecodeEvent =
 
 /** Decodes the body of one complete frame. Never throws. */
 export function decodeBody(id: number, flags: number, body: Uint8Array): DecodeEvent {
-  const invalid = (type: MessageTypeName | null, code: AgentdError["code"], message: string): DecodeEvent => ({
+  const invalid = (
+    type: MessageTypeName | null,
+    code: AgentdError["code"],
+    message: string,
+  ): DecodeEvent => ({
     kind: "invalid",
     id,
     flags,
@@ -105,7 +117,8 @@ export function decodeBody(id: number, flags: number, body: Uint8Array): DecodeE
   if (!(typeof v === "number" && Number.isInteger(v) && v >= 0) && typeof v !== "bigint") {
     return invalid(null, ErrorCodes.BAD_ENVELOPE, "envelope key v is missing or not an unsigned integer");
   }
-  if (typeof t !== "string") return invalid(null, ErrorCodes.BAD_ENVELOPE, "envelope key t is missing or not text");
+  if (typeof t !== "string")
+    return invalid(null, ErrorCodes.BAD_ENVELOPE, "envelope key t is missing or not text");
   if (!isMessageType(t)) {
     return invalid(null, ErrorCodes.UNKNOWN_TYPE, `unknown message type ${JSON.stringify(t.slice(0, 64))}`);
   }
@@ -155,7 +168,10 @@ export class FrameDecoder {
       this.#discard(FRAME_LENGTH_SIZE);
       this.#skipping = len;
       this.#skipping -= this.#discard(len);
-      const error = agentdError(ErrorCodes.FRAME_TOO_SHORT, `frame length ${len} is below the ${FRAME_HEADER_SIZE}-byte header`);
+      const error = agentdError(
+        ErrorCodes.FRAME_TOO_SHORT,
+        `frame length ${len} is below the ${FRAME_HEADER_SIZE}-byte header`,
+      );
       return { kind: "skipped", id: null, length: len, error };
     }
     if (len > MAX_FRAME_SIZE) {
@@ -165,7 +181,10 @@ export class FrameDecoder {
       this.#discard(FRAME_LENGTH_SIZE);
       this.#skipping = len;
       this.#skipping -= this.#discard(len);
-      const error = agentdError(ErrorCodes.FRAME_TOO_LARGE, `frame length ${len} exceeds MAX_FRAME_SIZE ${MAX_FRAME_SIZE}`);
+      const error = agentdError(
+        ErrorCodes.FRAME_TOO_LARGE,
+        `frame length ${len} exceeds MAX_FRAME_SIZE ${MAX_FRAME_SIZE}`,
+      );
       return { kind: "skipped", id, length: len, error };
     }
     if (this.#buffered < FRAME_LENGTH_SIZE + len) return null;

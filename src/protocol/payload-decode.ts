@@ -109,7 +109,8 @@ function fsOp(v: Decoded): FsOp {
   const keys = Object.keys(o);
   if (keys.length !== 1) throw new Invalid(`op: expected one variant, got ${keys.length} keys`);
   const name = keys[0]!;
-  if (!(FS_OP_NAMES as readonly string[]).includes(name)) throw new Invalid(`op: unknown variant ${JSON.stringify(name)}`);
+  if (!(FS_OP_NAMES as readonly string[]).includes(name))
+    throw new Invalid(`op: unknown variant ${JSON.stringify(name)}`);
   const body = map(o[name], `op.${name}`);
   const path = () => text(present(body, "path"), `op.${name}.path`);
   const pair = () => ({
@@ -133,7 +134,8 @@ const KINDS: readonly EntryKind[] = ["file", "dir", "symlink", "other"];
 function entryInfo(v: Decoded, what: string): EntryInfo {
   const o = map(v, what);
   const kind = text(present(o, "kind"), `${what}.kind`);
-  if (!(KINDS as readonly string[]).includes(kind)) throw new Invalid(`${what}.kind: unknown kind ${JSON.stringify(kind)}`);
+  if (!(KINDS as readonly string[]).includes(kind))
+    throw new Invalid(`${what}.kind: unknown kind ${JSON.stringify(kind)}`);
   return {
     path: text(present(o, "path"), `${what}.path`),
     kind: kind as EntryKind,
@@ -180,7 +182,10 @@ const DECODERS: Decoders = {
     const code = i32(present(o, "code"), "code");
     return o["signal"] == null ? { code } : { code, signal: i32(o["signal"], "signal") };
   },
-  "core.exec.resize": (o) => ({ rows: u16(present(o, "rows"), "rows"), cols: u16(present(o, "cols"), "cols") }),
+  "core.exec.resize": (o) => ({
+    rows: u16(present(o, "rows"), "rows"),
+    cols: u16(present(o, "cols"), "cols"),
+  }),
   "core.exec.signal": (o) => ({ signal: i32(present(o, "signal"), "signal") }),
   "core.fs.request": (o) => ({ op: fsOp(present(o, "op")) }),
   "core.fs.response": (o) => ({

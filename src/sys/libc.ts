@@ -54,10 +54,15 @@ export class SysError extends AgentdError {
     readonly subject: string,
     readonly errno: number,
   ) {
-    const text = open().strerror(errno)?.toString() ?? "unknown error";
+    const text = strerror(errno);
     super(ErrorCodes.SYSCALL, `${call}(${subject}): ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}: ${text}`);
     this.name = "SysError";
   }
+}
+
+/** The C library's text for an errno ("No such file or directory"), as the Rust agent prints it. */
+export function strerror(errnoValue: number): string {
+  return open().strerror(errnoValue)?.toString() ?? `errno ${errnoValue}`;
 }
 
 /** Throws a SysError when a libc call returned -1. */

@@ -100,7 +100,9 @@ describe("exec with pipes", () => {
   });
 
   test("PATH starts with /.msb/scripts; agentd's env is inherited without MSB_*; HOME is root's", async () => {
-    const r = await client.exec("sh", ["-c", 'echo "$PATH"; echo "$AGENTD_TEST_VAR"; echo "${MSB_HOSTNAME-unset}"; echo "$HOME"']).collect();
+    const r = await client
+      .exec("sh", ["-c", 'echo "$PATH"; echo "$AGENTD_TEST_VAR"; echo "${MSB_HOSTNAME-unset}"; echo "$HOME"'])
+      .collect();
     const [path, inherited, msb, home] = text(r.stdout).split("\n");
     expect(path!.startsWith("/.msb/scripts:")).toBe(true);
     expect(inherited).toBe("inherited");
@@ -124,7 +126,10 @@ describe("exec with pipes", () => {
 
   test("user and rlimits are applied by the exec helper", async () => {
     const r = await client
-      .exec("sh", ["-c", "id -u; id -g; ulimit -n"], { user: "65534:65534", rlimits: [{ resource: "nofile", soft: 123, hard: 456 }] })
+      .exec("sh", ["-c", "id -u; id -g; ulimit -n"], {
+        user: "65534:65534",
+        rlimits: [{ resource: "nofile", soft: 123, hard: 456 }],
+      })
       .collect();
     expect(text(r.stdout)).toBe("65534\n65534\n123\n");
   });
@@ -146,7 +151,9 @@ describe("exec with pipes", () => {
 
   test("50 concurrent sessions all finish with their own output and code", async () => {
     const runs = Array.from({ length: 50 }, (_, i) =>
-      client.exec("sh", ["-c", `sleep 0.$((RANDOM % 3)) 2>/dev/null; echo session-${i}; exit ${i % 7}`]).collect(),
+      client
+        .exec("sh", ["-c", `sleep 0.$((RANDOM % 3)) 2>/dev/null; echo session-${i}; exit ${i % 7}`])
+        .collect(),
     );
     const results = await Promise.all(runs);
     results.forEach((r, i) => {
@@ -158,7 +165,9 @@ describe("exec with pipes", () => {
 
 describe("exec with a tty", () => {
   test("runs in a pseudo-terminal of the requested size and returns the exit code", async () => {
-    const r = await client.exec("sh", ["-c", "tty; stty size; exit 4"], { tty: true, rows: 33, cols: 99 }).collect();
+    const r = await client
+      .exec("sh", ["-c", "tty; stty size; exit 4"], { tty: true, rows: 33, cols: 99 })
+      .collect();
     const out = text(r.stdout);
     expect(out).toMatch(/^\/dev\/pts\/\d+\r\n33 99\r\n$/);
     expect(r.code).toBe(4);

@@ -19,8 +19,14 @@ describe("user resolution", () => {
     expect(resolve(null)).toEqual({ ok: true, value: { uid: 0, gid: 0, groups: [0], home: "/root" } });
   });
   test("NAME gives uid, primary gid, initgroups-style supplementary groups and home", () => {
-    expect(resolve("alice")).toEqual({ ok: true, value: { uid: 1000, gid: 1000, groups: [1000, 100, 2000], home: "/home/alice" } });
-    expect(resolve(" bob ")).toEqual({ ok: true, value: { uid: 1001, gid: 100, groups: [100, 2000, 29], home: "/home/bob" } });
+    expect(resolve("alice")).toEqual({
+      ok: true,
+      value: { uid: 1000, gid: 1000, groups: [1000, 100, 2000], home: "/home/alice" },
+    });
+    expect(resolve(" bob ")).toEqual({
+      ok: true,
+      value: { uid: 1001, gid: 100, groups: [100, 2000, 29], home: "/home/bob" },
+    });
   });
   test("UID of a known user is the same as its name", () => {
     expect(resolve("1000")).toEqual(resolve("alice"));
@@ -29,7 +35,10 @@ describe("user resolution", () => {
     expect(resolve("4242")).toEqual({ ok: true, value: { uid: 4242, gid: 0, groups: [], home: null } });
   });
   test("NAME:GROUP and UID:GID set the gid", () => {
-    expect(resolve("alice:dev")).toEqual({ ok: true, value: { uid: 1000, gid: 2000, groups: [2000, 100], home: "/home/alice" } });
+    expect(resolve("alice:dev")).toEqual({
+      ok: true,
+      value: { uid: 1000, gid: 2000, groups: [2000, 100], home: "/home/alice" },
+    });
     expect(resolve("4242:77")).toEqual({ ok: true, value: { uid: 4242, gid: 77, groups: [], home: null } });
   });
   test.each([
@@ -48,7 +57,11 @@ describe("user resolution", () => {
 describe("environment", () => {
   const base = { PATH: "/usr/bin:/bin", HOME: "/", KEEP: "1" };
   test("puts /.msb/scripts first on agentd's PATH when the request has none", () => {
-    expect(buildEnv(base, [], "/.msb/scripts", "/root")).toEqual({ PATH: "/.msb/scripts:/usr/bin:/bin", HOME: "/root", KEEP: "1" });
+    expect(buildEnv(base, [], "/.msb/scripts", "/root")).toEqual({
+      PATH: "/.msb/scripts:/usr/bin:/bin",
+      HOME: "/root",
+      KEEP: "1",
+    });
   });
   test("prepends to the request's first PATH and lets later entries win", () => {
     const env = buildEnv(base, ["PATH=/opt/bin", "A=1", "A=2", "NOEQUALS", "=x"], "/.msb/scripts", null);
@@ -68,7 +81,9 @@ describe("environment", () => {
 describe("rlimits", () => {
   test("knows all sixteen names", () => {
     expect(Object.keys(RLIMIT_NUMBERS).sort()).toEqual(
-      "as core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split(" "),
+      "as core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split(
+        " ",
+      ),
     );
   });
   test("turns limits into helper arguments, u64::MAX passing through", () => {
@@ -76,7 +91,10 @@ describe("rlimits", () => {
       { resource: "nofile", soft: 1024, hard: 4096 },
       { resource: "AS", soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n },
     ]);
-    expect(r).toEqual({ ok: true, value: ["-r", "7:1024:4096", "-r", "9:18446744073709551615:18446744073709551615"] });
+    expect(r).toEqual({
+      ok: true,
+      value: ["-r", "7:1024:4096", "-r", "9:18446744073709551615:18446744073709551615"],
+    });
   });
   test("an unknown name is an error that lists the known ones", () => {
     const r = rlimitArgs([{ resource: "bogus", soft: 1, hard: 1 }]);

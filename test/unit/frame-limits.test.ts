@@ -3,7 +3,16 @@ import { describe, expect, test } from "bun:test";
 import { ErrorCodes } from "../../src/errors.ts";
 import { encodeCbor } from "../../src/protocol/cbor-encode.ts";
 import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from "../../src/protocol/constants.ts";
-import { decodeBody, encodeFrame, FrameDecoder, OFFSET_BODY, OFFSET_FLAGS, OFFSET_ID, OFFSET_LEN, type DecodeEvent } from "../../src/protocol/frame.ts";
+import {
+  decodeBody,
+  encodeFrame,
+  FrameDecoder,
+  OFFSET_BODY,
+  OFFSET_FLAGS,
+  OFFSET_ID,
+  OFFSET_LEN,
+  type DecodeEvent,
+} from "../../src/protocol/frame.ts";
 
 function frameOf(id: number, flags: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(9 + body.length);
@@ -29,7 +38,10 @@ function events(...chunks: Uint8Array[]): DecodeEvent[] {
   return out;
 }
 
-const ready = encodeFrame(0, { type: "core.ready", payload: { boot_time_ns: 1, init_time_ns: 2, ready_time_ns: 3 } });
+const ready = encodeFrame(0, {
+  type: "core.ready",
+  payload: { boot_time_ns: 1, init_time_ns: 2, ready_time_ns: 3 },
+});
 
 describe("frame layout", () => {
   const f = encodeFrame(0x01020304, { type: "core.exec.exited", payload: { code: 7 } });
@@ -103,32 +115,83 @@ describe("length limits", () => {
     expect(ev[0]?.kind === "skipped" && ev[0].error.code).toBe(ErrorCodes.FRAME_TOO_LARGE);
   });
 
-  test.each([0, 1, 4])("a declared length of %d (below the header) is skipped and the next frame decodes", (len) => {
-    const bad = new Uint8Array(4 + len);
-    new DataView(bad.buffer).setUint32(0, len);
-    const ev = events(bad, ready);
-    expect(ev[0]?.kind === "skipped" && ev[0].error.code).toBe(ErrorCodes.FRAME_TOO_SHORT);
-    expect(ev[1]?.kind).toBe("frame");
-  });
+  test.each([0, 1, 4])(
+    "a declared length of %d (below the header) is skipped and the next frame decodes",
+    (len) => {
+      const bad = new Uint8Array(4 + len);
+      new DataView(bad.buffer).setUint32(0, len);
+      const ev = events(bad, ready);
+      expect(ev[0]?.kind === "skipped" && ev[0].error.code).toBe(ErrorCodes.FRAME_TOO_SHORT);
+      expect(ev[1]?.kind).toBe("frame");
+    },
+  );
 });
 
 describe("bad bodies are reported with their id and the stream goes on", () => {
   const cases: [string, Uint8Array, string, string | null][] = [
     ["not CBOR (truncated)", Uint8Array.of(0xa3, 0x61), ErrorCodes.BAD_ENVELOPE, null],
     ["CBOR but not a map", encodeCbor([1, 2, 3]), ErrorCodes.BAD_ENVELOPE, null],
-    ["trailing bytes", Uint8Array.of(...envelope("core.shutdown", new Uint8Array(0)), 0), ErrorCodes.BAD_ENVELOPE, null],
+    [
+      "trailing bytes",
+      Uint8Array.of(...envelope("core.shutdown", new Uint8Array(0)), 0),
+      ErrorCodes.BAD_ENVELOPE,
+      null,
+    ],
     ["unknown type", envelope("core.nope", new Uint8Array(0)), ErrorCodes.UNKNOWN_TYPE, null],
     ["t not text", envelope(5, new Uint8Array(0)), ErrorCodes.BAD_ENVELOPE, null],
     ["v missing", encodeCbor({ t: "core.shutdown", p: new Uint8Array(0) }), ErrorCodes.BAD_ENVELOPE, null],
     ["p not bytes", envelope("core.exec.signal", "x"), ErrorCodes.BAD_PAYLOAD, "core.exec.signal"],
-    ["payload not CBOR", envelope("core.exec.request", Uint8Array.of(0xff)), ErrorCodes.BAD_PAYLOAD, "core.exec.request"],
-    ["payload missing cmd", envelope("core.exec.request", encodeCbor({ args: [] })), ErrorCodes.BAD_PAYLOAD, "core.exec.request"],
-    ["rows out of u16", envelope("core.exec.request", encodeCbor({ cmd: "x", rows: 70000 })), ErrorCodes.BAD_PAYLOAD, "core.exec.request"],
-    ["args not text", envelope("core.exec.request", encodeCbor({ cmd: "x", args: [1] })), ErrorCodes.BAD_PAYLOAD, "core.exec.request"],
-    ["unknown fs variant", envelope("core.fs.request", encodeCbor({ op: { Chmod: { path: "/" } } })), ErrorCodes.BAD_PAYLOAD, "core.fs.request"],
-    ["fs op without path", envelope("core.fs.request", encodeCbor({ op: { Stat: {} } })), ErrorCodes.BAD_PAYLOAD, "core.fs.request"],
-    ["stdin data as text", envelope("core.exec.stdin", encodeCbor({ data: "hi" })), ErrorCodes.BAD_PAYLOAD, "core.exec.stdin"],
-    ["signal as float", envelope("core.exec.signal", Uint8Array.of(0xa1, 0x66, ...Buffer.from("signal"), 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0)), ErrorCodes.BAD_PAYLOAD, "core.exec.signal"],
+    [
+      "payload not CBOR",
+      envelope("core.exec.request", Uint8Array.of(0xff)),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.request",
+    ],
+    [
+      "payload missing cmd",
+      envelope("core.exec.request", encodeCbor({ args: [] })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.request",
+    ],
+    [
+      "rows out of u16",
+      envelope("core.exec.request", encodeCbor({ cmd: "x", rows: 70000 })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.request",
+    ],
+    [
+      "args not text",
+      envelope("core.exec.request", encodeCbor({ cmd: "x", args: [1] })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.request",
+    ],
+    [
+      "unknown fs variant",
+      envelope("core.fs.request", encodeCbor({ op: { Chmod: { path: "/" } } })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.fs.request",
+    ],
+    [
+      "fs op without path",
+      envelope("core.fs.request", encodeCbor({ op: { Stat: {} } })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.fs.request",
+    ],
+    [
+      "stdin data as text",
+      envelope("core.exec.stdin", encodeCbor({ data: "hi" })),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.stdin",
+    ],
+    [
+      "signal as float",
+      envelope(
+        "core.exec.signal",
+        Uint8Array.of(0xa1, 0x66, ...Buffer.from("signal"), 0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0),
+      ),
+      ErrorCodes.BAD_PAYLOAD,
+      "core.exec.signal",
+    ],
   ];
   test.each(cases)("%s", (_name, body, code, type) => {
     const ev = events(frameOf(42, 0, body), ready);
@@ -154,7 +217,11 @@ describe("bad bodies are reported with their id and the stream goes on", () => {
   });
 
   test("unknown keys in a payload are ignored", () => {
-    const ev = decodeBody(3, 0, envelope("core.exec.signal", encodeCbor({ signal: 2, extra: [1, { a: 2 }] })));
+    const ev = decodeBody(
+      3,
+      0,
+      envelope("core.exec.signal", encodeCbor({ signal: 2, extra: [1, { a: 2 }] })),
+    );
     expect(ev.kind === "frame" && ev.frame.payload).toEqual({ signal: 2 });
   });
 });

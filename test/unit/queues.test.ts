@@ -65,7 +65,12 @@ describe("output queue", () => {
 describe("inbound budget", () => {
   test("pauses at the high-water mark and resumes below the low-water mark", () => {
     const calls: string[] = [];
-    const b = new InboundBudget(() => calls.push("pause"), () => calls.push("resume"), 10, 5);
+    const b = new InboundBudget(
+      () => calls.push("pause"),
+      () => calls.push("resume"),
+      10,
+      5,
+    );
     b.take(9);
     expect(calls).toEqual([]);
     b.take(1);

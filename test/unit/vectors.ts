@@ -24,7 +24,8 @@ function revive(v: unknown): unknown {
     return v;
   }
   if (Array.isArray(v)) return v.map(revive);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
   return v;
 }
 
@@ -37,9 +38,19 @@ export function loadVectors(): Vector[] {
     const type = cells[2]!.replace(/`/g, "");
     const payloadText = cells[5]!.replace(/^`|`$/g, "");
     // Integers past 2^53 would lose precision in JSON.parse: carry them as strings.
-    const payload = payloadText === "(empty)" ? null : revive(JSON.parse(payloadText.replace(/(?<![\w."])(\d{16,})/g, '"big:$1"')));
+    const payload =
+      payloadText === "(empty)"
+        ? null
+        : revive(JSON.parse(payloadText.replace(/(?<![\w."])(\d{16,})/g, '"big:$1"')));
     const hex = readFileSync(join(VECTOR_DIR, file), "utf8").trim();
-    return { file, type, id: Number(cells[3]), flags: Number(cells[4]), bytes: Uint8Array.from(Buffer.from(hex, "hex")), payload };
+    return {
+      file,
+      type,
+      id: Number(cells[3]),
+      flags: Number(cells[4]),
+      bytes: Uint8Array.from(Buffer.from(hex, "hex")),
+      payload,
+    };
   });
 }
 

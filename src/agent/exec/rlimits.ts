@@ -35,7 +35,9 @@ export function rlimitArgs(limits: readonly Rlimit[]): Result<string[]> {
       return err(agentdError(ErrorCodes.USAGE, `unknown rlimit resource '${l.resource}' (known: ${known})`));
     }
     if (BigInt(l.soft) > BigInt(l.hard)) {
-      return err(agentdError(ErrorCodes.USAGE, `rlimit ${name}: soft limit ${l.soft} is above hard limit ${l.hard}`));
+      return err(
+        agentdError(ErrorCodes.USAGE, `rlimit ${name}: soft limit ${l.soft} is above hard limit ${l.hard}`),
+      );
     }
     out.push("-r", `${n}:${l.soft}:${l.hard}`);
   }

@@ -32,7 +32,10 @@ function readText(path: string): string {
 }
 
 /** Works out who runs the command and the helper argv, or says why it cannot run. */
-function plan(req: FullExecRequest, config: AgentConfig): { argv: string[]; env: Record<string, string> } | string {
+function plan(
+  req: FullExecRequest,
+  config: AgentConfig,
+): { argv: string[]; env: Record<string, string> } | string {
   const passwd = parsePasswd(readText(config.passwdFile));
   const groups = parseGroup(readText(config.groupFile));
   const spec = req.user ?? config.defaultUser;
@@ -42,7 +45,18 @@ function plan(req: FullExecRequest, config: AgentConfig): { argv: string[]; env:
   if (!limits.ok) return `cannot run '${req.cmd}': ${limits.error.message}`;
   const home = who.value.home ?? (spec === null ? "/root" : null);
   const env = buildEnv(config.baseEnv, req.env, config.scriptsPath, home);
-  return { argv: [config.execHelper, ...limits.value, ...identityArgs(who.value), ...cwdArgs(req), "--", req.cmd, ...req.args], env };
+  return {
+    argv: [
+      config.execHelper,
+      ...limits.value,
+      ...identityArgs(who.value),
+      ...cwdArgs(req),
+      "--",
+      req.cmd,
+      ...req.args,
+    ],
+    env,
+  };
 }
 
 function identityArgs(who: Identity): string[] {
@@ -82,7 +96,14 @@ export class ExecSession {
     const spawned = await spawnChild({
       ...planned,
       command: req.cmd,
-      tty: req.tty ? { rows: req.rows, cols: req.cols, onData: (d) => this.#ttyData(d), onClose: () => (this.#ttyClosed = true) } : null,
+      tty: req.tty
+        ? {
+            rows: req.rows,
+            cols: req.cols,
+            onData: (d) => this.#ttyData(d),
+            onClose: () => (this.#ttyClosed = true),
+          }
+        : null,
     });
     if (!spawned.ok) return this.#fail(spawned.message);
     const proc = spawned.proc;
@@ -110,7 +131,8 @@ export class ExecSession {
 
   #ttyData(data: Uint8Array): void {
     this.#ttyActivity = performance.now();
-    if (!this.#finished) this.ctx.send(this.id, { type: "core.exec.stdout", payload: { data: data.slice() } });
+    if (!this.#finished)
+      this.ctx.send(this.id, { type: "core.exec.stdout", payload: { data: data.slice() } });
   }
 
   /** Waits for the output that is still coming after the exit, within DRAIN_IDLE_MS/DRAIN_MAX_MS. */

@@ -49,7 +49,10 @@ export function parseGroup(text: string): GroupEntry[] {
     .map((f) => ({
       name: f[0]!,
       gid: Number(f[2]),
-      members: f[3]!.split(",").map((m) => m.trim()).filter(Boolean),
+      members: f[3]!
+        .split(",")
+        .map((m) => m.trim())
+        .filter(Boolean),
     }));
 }
 
@@ -67,7 +70,11 @@ function lookupGroup(spec: string, groups: GroupEntry[]): Result<number> {
 }
 
 /** Resolves a user spec; a null spec means root (uid 0, which needs no passwd entry). */
-export function resolveUser(spec: string | null, passwd: PasswdEntry[], groups: GroupEntry[]): Result<Identity> {
+export function resolveUser(
+  spec: string | null,
+  passwd: PasswdEntry[],
+  groups: GroupEntry[],
+): Result<Identity> {
   const trimmed = (spec ?? "0").trim();
   if (trimmed === "") return err(agentdError(ErrorCodes.USER, "empty user"));
   const colon = trimmed.indexOf(":");

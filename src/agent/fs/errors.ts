@@ -4,6 +4,7 @@
  * read the same from either agent.
  */
 import { constants as osConstants } from "node:os";
+import { strerror } from "../../sys/libc.ts";
 
 export type FsErrorPrefix =
   | "stat"
@@ -25,17 +26,15 @@ export type FsErrorPrefix =
 /** An fs failure that already carries its protocol prefix. */
 export class FsFailure extends Error {}
 
-/** The OS part of a Node/Bun system error: "No such file or directory (os error 2)". */
+/**
+ * The OS part of a system error as the Rust agent words it: the C library's strerror text and
+ * the errno, "No such file or directory (os error 2)" (libuv's own texts differ).
+ */
 export function osMessage(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  const code = err.code;
-  const errno = code ? (osConstants.errno as Record<string, number>)[code] : undefined;
-  const raw = err.message ?? String(e);
-  // Node formats "ENOENT: no such file or directory, open '/x'"; keep the middle part.
-  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(raw);
-  const text = m ? m[1]! : raw;
-  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
-  return errno === undefined ? sentence : `${sentence} (os error ${errno})`;
+  const errno = err.code ? (osConstants.errno as Record<string, number>)[err.code] : undefined;
+  if (errno !== undefined) return `${strerror(errno)} (os error ${errno})`;
+  return err.message ?? String(e);
 }
 
 export function fsFailure(prefix: FsErrorPrefix, e: unknown): FsFailure {

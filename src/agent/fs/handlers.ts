@@ -55,7 +55,9 @@ export class FsHandlers {
       case "List":
         return { List: await listOp(op.path) };
       case "Read":
-        await readOp(op.path, this.ctx.queue, (data) => this.ctx.send(id, { type: "core.fs.data", payload: { data } }));
+        await readOp(op.path, this.ctx.queue, (data) =>
+          this.ctx.send(id, { type: "core.fs.data", payload: { data } }),
+        );
         return null;
       case "Mkdir":
         await mkdirOp(op.path);

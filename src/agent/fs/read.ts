@@ -8,7 +8,11 @@ import type { OutputQueue } from "../output-queue.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
 /** Sends the file's content through `emit`; throws FsFailure with prefix open/read. */
-export async function readOp(path: string, queue: OutputQueue, emit: (data: Uint8Array) => void): Promise<void> {
+export async function readOp(
+  path: string,
+  queue: OutputQueue,
+  emit: (data: Uint8Array) => void,
+): Promise<void> {
   const fh = await step("open", () => open(path, "r"));
   try {
     const s = await step("read", () => fh.stat());

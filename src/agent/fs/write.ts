@@ -9,10 +9,20 @@
  * against the connection's inbound budget.
  */
 import { randomBytes } from "node:crypto";
-import { copyFile, lstat, mkdir, open, realpath, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import {
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { InboundBudget } from "../inbound-budget.ts";
-import { fsFailure, step } from "./errors.ts";
+import { errnoError, fsFailure, step } from "./errors.ts";
 
 /** Temp files of unfinished uploads carry this marker, so a restarted agentd can remove them. */
 export const PARTIAL_MARKER = ".agentd-partial-";
@@ -52,7 +62,11 @@ export class WriteSession {
     this.#target = await resolveTarget(this.path);
     await step("mkdir parent", () => mkdir(dirname(this.#target), { recursive: true }));
     const existing = await stat(this.#target).catch(() => null);
-    const temp = join(dirname(this.#target), `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomBytes(4).toString("hex")}`);
+    if (existing?.isDirectory()) throw fsFailure("open for write", errnoError("EISDIR", "is a directory"));
+    const temp = join(
+      dirname(this.#target),
+      `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomBytes(4).toString("hex")}`,
+    );
     try {
       this.#fh = await open(temp, "wx", 0o600);
       this.#temp = temp;
@@ -79,7 +93,9 @@ export class WriteSession {
       try {
         let at = 0;
         while (at < data.length) {
-          const { bytesWritten } = await step("write", () => this.#fh!.write(data, at, data.length - at, null));
+          const { bytesWritten } = await step("write", () =>
+            this.#fh!.write(data, at, data.length - at, null),
+          );
           at += bytesWritten;
         }
       } finally {

@@ -50,10 +50,12 @@ export async function main(argv: string[]): Promise<number> {
       return command ? 0 : 2;
     }
     const wantsHelp = rest[0] === "--help" || rest[0] === "-h";
-    if (command === "exec" && wantsHelp) return void process.stdout.write(EXEC_HELP + "\n"), 0;
-    if (FS_COMMANDS.has(command) && wantsHelp) return void process.stdout.write(FS_HELP + "\n"), 0;
+    if (command === "exec" && wantsHelp) return (void process.stdout.write(EXEC_HELP + "\n"), 0);
+    if (FS_COMMANDS.has(command) && wantsHelp) return (void process.stdout.write(FS_HELP + "\n"), 0);
     if (command === "shutdown" && wantsHelp) {
-      process.stdout.write("usage: agentctl [--socket PATH] shutdown\nPowers the guest off (host mode: agentd exits).\n");
+      process.stdout.write(
+        "usage: agentctl [--socket PATH] shutdown\nPowers the guest off (host mode: agentd exits).\n",
+      );
       return 0;
     }
     if (command !== "exec" && command !== "shutdown" && !FS_COMMANDS.has(command)) {

@@ -67,7 +67,10 @@ export async function execCommand(client: AgentClient, argv: string[]): Promise<
   if (!stdin.isTTY || tty) {
     stdin.on("data", (chunk: Buffer) => {
       stdin.pause();
-      handle.write(chunk).then(() => stdin.resume(), () => {});
+      handle.write(chunk).then(
+        () => stdin.resume(),
+        () => {},
+      );
     });
     stdin.on("end", () => void handle.closeStdin().catch(() => {}));
   } else {
@@ -75,7 +78,8 @@ export async function execCommand(client: AgentClient, argv: string[]): Promise<
   }
 
   try {
-    for await (const o of handle.output) await writeOut(o.stream === "stdout" ? process.stdout : process.stderr, o.data);
+    for await (const o of handle.output)
+      await writeOut(o.stream === "stdout" ? process.stdout : process.stderr, o.data);
     const exit = await handle.exited;
     return exit.code < 0 ? 255 : exit.code;
   } finally {

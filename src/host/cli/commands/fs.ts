@@ -66,15 +66,24 @@ export async function fsCommand(client: AgentClient, name: string, argv: string[
   const asJson = p.flags.has("json");
   switch (name) {
     case "cp": {
-      if (!a || !b) throw usageError("cp needs a source and a destination: cp LOCAL :GUEST or cp :GUEST LOCAL");
-      if (a.startsWith(":") === b.startsWith(":")) throw usageError("cp: exactly one side must be a guest path (prefix ':')");
+      if (!a || !b)
+        throw usageError("cp needs a source and a destination: cp LOCAL :GUEST or cp :GUEST LOCAL");
+      if (a.startsWith(":") === b.startsWith(":"))
+        throw usageError("cp: exactly one side must be a guest path (prefix ':')");
       if (a.startsWith(":")) await download(client, a.slice(1), b);
-      else await client.writeFile(b.slice(1), a === "-" ? localChunks("/dev/stdin") : localChunks(a), a === "-" ? null : statSync(a).mode & 0o7777);
+      else
+        await client.writeFile(
+          b.slice(1),
+          a === "-" ? localChunks("/dev/stdin") : localChunks(a),
+          a === "-" ? null : statSync(a).mode & 0o7777,
+        );
       return 0;
     }
     case "ls": {
       const entries = await client.list(guestPath(a, "directory"));
-      process.stdout.write(asJson ? json(entries) + "\n" : entries.map(line).join("\n") + (entries.length ? "\n" : ""));
+      process.stdout.write(
+        asJson ? json(entries) + "\n" : entries.map(line).join("\n") + (entries.length ? "\n" : ""),
+      );
       return 0;
     }
     case "stat": {

@@ -1,0 +1,96 @@
+/**
+ * Host-mode benchmark: the compiled agentd on a Unix socket, driven by the client library.
+ * Reports exec round trip (p50/p99) next to a local spawn of `true`, stdout and fs throughput,
+ * and agentd's RSS idle and at its peak. Numbers only; nothing here asserts.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentClient } from "../src/host/client.ts";
+import { percentile, printTable, rssKiB, sampleRss, type Row } from "./stats.ts";
+
+const MiB = 1024 * 1024;
+const SIZE = 256 * MiB;
+const root = join(import.meta.dir, "..");
+const dir = mkdtempSync(join(tmpdir(), "agentd-bench-"));
+const socket = join(dir, "agent.sock");
+const proc = Bun.spawn([join(root, "dist/agentd"), "--socket", socket, "--runtime-dir", dir], {
+  stderr: "ignore",
+});
+for (let i = 0; i < 300 && !(await Bun.file(socket).exists()); i++) await Bun.sleep(10);
+const client = await AgentClient.connect(socket);
+const rows: Row[] = [];
+await Bun.sleep(300);
+const idle = rssKiB(proc.pid);
+const rss = sampleRss(proc.pid);
+
+// Floor: spawning `true` directly here, the cost no agent can avoid.
+const floor: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const t = performance.now();
+  await Bun.spawn(["true"]).exited;
+  floor.push(performance.now() - t);
+}
+floor.sort((a, b) => a - b);
+const rtt: number[] = [];
+for (let i = 0; i < 300; i++) {
+  const t = performance.now();
+  await client.exec("true").collect();
+  rtt.push(performance.now() - t);
+}
+rtt.sort((a, b) => a - b);
+rows.push({
+  metric: "exec round trip p50",
+  value: percentile(rtt, 50),
+  unit: "ms",
+  note: `local spawn of true p50 ${percentile(floor, 50).toFixed(2)} ms`,
+});
+rows.push({
+  metric: "exec round trip p99",
+  value: percentile(rtt, 99),
+  unit: "ms",
+  note: `local spawn p99 ${percentile(floor, 99).toFixed(2)} ms`,
+});
+
+let t = performance.now();
+let got = 0;
+const h = client.exec("head", ["-c", String(SIZE), "/dev/zero"]);
+for await (const o of h.output) got += o.data.length;
+rows.push({ metric: "stdout streaming", value: got / MiB / ((performance.now() - t) / 1000), unit: "MB/s" });
+
+const block = new Uint8Array(MiB).fill(7);
+async function* source() {
+  for (let i = 0; i < SIZE / MiB; i++) yield block;
+}
+const path = join(dir, "bench.bin");
+t = performance.now();
+await client.writeFile(path, source());
+rows.push({
+  metric: "fs write (atomic, fsync)",
+  value: SIZE / MiB / ((performance.now() - t) / 1000),
+  unit: "MB/s",
+});
+t = performance.now();
+got = 0;
+for await (const c of client.read(path)) got += c.length;
+rows.push({ metric: "fs read", value: got / MiB / ((performance.now() - t) / 1000), unit: "MB/s" });
+
+const t200 = performance.now();
+const all = await Promise.all(
+  Array.from({ length: 200 }, (_, i) => client.exec("sh", ["-c", `exit ${i % 256}`]).collect()),
+);
+const right = all.filter((r, i) => r.code === i % 256).length;
+rows.push({
+  metric: "200 concurrent execs",
+  value: performance.now() - t200,
+  unit: "ms",
+  note: `${right}/200 exit codes right`,
+});
+
+rows.push({ metric: "agentd RSS idle", value: idle / 1024, unit: "MiB" });
+rows.push({ metric: "agentd RSS peak", value: rss.stop() / 1024, unit: "MiB", limit: 64 });
+printTable("agentd host mode (Unix socket)", rows);
+writeFileSync(join(root, "bench-host.json"), JSON.stringify(rows, null, 2));
+client.close();
+proc.kill();
+rmSync(dir, { recursive: true, force: true });

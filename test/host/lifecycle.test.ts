@@ -1,0 +1,113 @@
+/** Connections coming and going, the heartbeat, and shutdown in host mode. */
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { startAgent, text, type HostAgent } from "./harness.ts";
+
+let agent: HostAgent | null = null;
+afterEach(async () => {
+  await agent?.stop();
+  agent = null;
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
+test("core.ready arrives on every connection with consistent nanosecond times", async () => {
+  agent = await startAgent();
+  for (let i = 0; i < 3; i++) {
+    const c = await agent.connect();
+    const r = await c.ready;
+    expect(BigInt(r.boot_time_ns) <= BigInt(r.ready_time_ns)).toBe(true);
+    expect(BigInt(r.init_time_ns) <= BigInt(r.ready_time_ns)).toBe(true);
+    expect(BigInt(r.ready_time_ns) > 0n).toBe(true);
+    c.close();
+    await c.closed();
+  }
+});
+
+test("after a disconnect, the dropped sessions are killed and a new connection works", async () => {
+  agent = await startAgent();
+  const first = await agent.connect();
+  const h = first.exec("sh", ["-c", "sleep 100 & sleep 101; echo never"]);
+  const pid = await h.started;
+  await Bun.sleep(100);
+  first.close();
+  for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(20);
+  expect(alive(pid)).toBe(false);
+  const second = await agent.connect();
+  const r = await second.exec("sh", ["-c", "pgrep -f '^sleep 10[01]$' || echo none"]).collect();
+  expect(text(r.stdout)).toBe("none\n");
+  second.close();
+  expect(agent.log()).toContain("host disconnected; ended 1 session(s)");
+});
+
+test("a second client waits until the first leaves, then gets core.ready", async () => {
+  agent = await startAgent();
+  const first = await agent.connect();
+  const { AgentClient } = await import("../../src/host/client.ts");
+  const pending = AgentClient.connect(agent.socket, 5000);
+  let connected = false;
+  void pending.then(
+    () => (connected = true),
+    () => {},
+  );
+  await Bun.sleep(300);
+  expect(connected).toBe(false);
+  first.close();
+  const second = await pending;
+  expect((await second.exec("true").collect()).code).toBe(0);
+  second.close();
+});
+
+test("the heartbeat is rewritten every second with sessions and last activity", async () => {
+  agent = await startAgent();
+  const file = join(agent.runtimeDir, "heartbeat.json");
+  for (let i = 0; i < 100 && !existsSync(file); i++) await Bun.sleep(20);
+  const c = await agent.connect();
+  const h = c.exec("sleep", ["5"]);
+  await h.started;
+  const before = JSON.parse(readFileSync(file, "utf8"));
+  const mtime = statSync(file).mtimeMs;
+  await Bun.sleep(1300);
+  const after = JSON.parse(readFileSync(file, "utf8"));
+  expect(statSync(file).mtimeMs).toBeGreaterThan(mtime);
+  expect(Object.keys(after)).toEqual(["timestamp", "active_sessions", "last_activity"]);
+  expect(after.active_sessions).toBe(1);
+  expect(Date.parse(after.timestamp)).toBeGreaterThan(Date.parse(before.timestamp));
+  expect(readFileSync(file, "utf8")).toContain('\n  "timestamp": ');
+  const activity = Date.parse(after.last_activity);
+  await c.exec("true").collect();
+  await Bun.sleep(1100);
+  const later = JSON.parse(readFileSync(file, "utf8"));
+  expect(Date.parse(later.last_activity)).toBeGreaterThan(activity);
+  expect(existsSync(join(agent.runtimeDir, "heartbeat.tmp"))).toBe(false);
+  h.signal(9);
+  c.close();
+});
+
+test("core.shutdown terminates the sessions (SIGKILL after the grace) and agentd exits 0", async () => {
+  agent = await startAgent();
+  const c = await agent.connect();
+  const stubborn = c.exec("sh", ["-c", "trap '' TERM; sleep 100"]);
+  const polite = c.exec("sleep", ["100"]);
+  const [p1, p2] = [await stubborn.started, await polite.started];
+  await Bun.sleep(100);
+  await c.shutdown();
+  expect(await agent.proc.exited).toBe(0);
+  expect(await polite.exited).toEqual({ code: -1, signal: 15 });
+  expect(alive(p1)).toBe(false);
+  expect(alive(p2)).toBe(false);
+});
+
+test("SIGTERM to agentd in host mode shuts it down cleanly", async () => {
+  agent = await startAgent();
+  agent.proc.kill("SIGTERM");
+  expect(await agent.proc.exited).toBe(0);
+});

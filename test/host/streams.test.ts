@@ -1,0 +1,107 @@
+/**
+ * Bulk data: 256 MiB through stdout and through fs write + read, checked end to end with
+ * SHA-256, and the bound on memory when the host does not read.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AgentClient } from "../../src/host/client.ts";
+import { startAgent, text, type HostAgent } from "./harness.ts";
+
+const MiB = 1024 * 1024;
+const TOTAL = 256 * MiB;
+let agent: HostAgent;
+let client: AgentClient;
+
+beforeAll(async () => {
+  agent = await startAgent();
+  client = await agent.connect();
+});
+afterAll(async () => {
+  client.close();
+  await agent.stop();
+});
+
+/** Deterministic pseudo-random 1 MiB blocks (xorshift), so content errors cannot hide in zeros. */
+function block(seed: number): Uint8Array {
+  const out = new Uint32Array(MiB / 4);
+  let x = seed * 2654435761 || 1;
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 0;
+  }
+  return new Uint8Array(out.buffer);
+}
+
+test("256 MiB through stdout arrive whole (SHA-256)", async () => {
+  const src = join(agent.dir, "stdout-src.bin");
+  const hash = createHash("sha256");
+  const blocks = Array.from({ length: 16 }, (_, i) => block(i + 1));
+  const file = Buffer.concat(blocks);
+  writeFileSync(src, file);
+  for (let i = 0; i < TOTAL / file.length; i++) hash.update(file);
+  const h = client.exec("sh", ["-c", `for i in $(seq 16); do cat ${src}; done`]);
+  const got = createHash("sha256");
+  let bytes = 0;
+  for await (const o of h.output) {
+    expect(o.stream).toBe("stdout");
+    expect(o.data.length).toBeLessThanOrEqual(64 * 1024);
+    got.update(o.data);
+    bytes += o.data.length;
+  }
+  expect((await h.exited).code).toBe(0);
+  expect(bytes).toBe(TOTAL);
+  expect(got.digest("hex")).toBe(hash.digest("hex"));
+}, 120_000);
+
+test("256 MiB through fs write and back through fs read arrive whole (SHA-256)", async () => {
+  const path = join(agent.dir, "upload.bin");
+  const sent = createHash("sha256");
+  async function* source() {
+    for (let i = 0; i < TOTAL / MiB; i++) {
+      const b = block(i + 100);
+      sent.update(b);
+      yield b;
+    }
+  }
+  await client.writeFile(path, source());
+  const expected = sent.digest("hex");
+  const onDisk = await client.exec("sha256sum", [path]).collect();
+  expect(text(onDisk.stdout).split(" ")[0]).toBe(expected);
+  const back = createHash("sha256");
+  let bytes = 0;
+  for await (const c of client.read(path)) {
+    back.update(c);
+    bytes += c.length;
+  }
+  expect(bytes).toBe(TOTAL);
+  expect(back.digest("hex")).toBe(expected);
+}, 120_000);
+
+test("when the host does not read, the child blocks and agentd's memory stays bounded", async () => {
+  const progress = join(agent.dir, "progress");
+  // 512 MiB offered; the client stops reading (the socket is paused once 16 MiB are unread).
+  const h = client.exec("sh", [
+    "-c",
+    `i=0; while [ $i -lt 512 ]; do head -c 1048576 /dev/zero; i=$((i+1)); echo $i > ${progress}; done`,
+  ]);
+  await h.started;
+  const rssBefore = agent.rssKiB();
+  await Bun.sleep(1500);
+  const stalledAt = Number((await Bun.file(progress).text()).trim());
+  await Bun.sleep(1000);
+  const stillAt = Number((await Bun.file(progress).text()).trim());
+  const rssStalled = agent.rssKiB();
+  // The child is blocked: it made (almost) no progress in the last second, far below 512 MiB.
+  expect(stalledAt).toBeLessThan(200);
+  expect(stillAt - stalledAt).toBeLessThanOrEqual(1);
+  // agentd holds at most its queue bound (8 MiB) and socket buffers beyond its idle size.
+  expect(rssStalled - rssBefore).toBeLessThan(48 * 1024);
+  let bytes = 0;
+  for await (const o of h.output) bytes += o.data.length;
+  expect(bytes).toBe(512 * MiB);
+  expect((await h.exited).code).toBe(0);
+}, 60_000);
