@@ -3,7 +3,7 @@
  * never make a raw syscall pay nothing), and every call's failure becomes a SysError naming the
  * call, its subject and the errno name and text.
  */
-import { dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { constants as osConstants } from "node:os";
 import { AgentdError, ErrorCodes } from "../errors.ts";
 
@@ -16,6 +16,17 @@ const SYMBOLS = {
   close: { args: [FFIType.i32], returns: FFIType.i32 },
   // fcntl is variadic; declared with a fixed int argument, which the x86-64 ABI passes the same.
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  open: { args: [FFIType.cstring, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  mount: { args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.cstring], returns: FFIType.i32 },
+  umount2: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+  chroot: { args: [FFIType.cstring], returns: FFIType.i32 },
+  sethostname: { args: [FFIType.cstring, FFIType.u64], returns: FFIType.i32 },
+  sync: { args: [], returns: FFIType.void },
+  reboot: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 const F_GETFL = 3;
@@ -40,10 +51,10 @@ function open(): Libc {
   throw new AgentdError(ErrorCodes.SYSCALL, `cannot load libc: ${String(lastError)}`);
 }
 
-/** The calling thread's errno, read right after the failed call. */
-function errno(): number {
+/** The calling thread's errno, read right after the failed call (no call in between). */
+export function errnoNow(): number {
   const p = open().__errno_location() as Pointer;
-  return new Int32Array(require("bun:ffi").toArrayBuffer(p, 0, 4))[0]!;
+  return new Int32Array(toArrayBuffer(p, 0, 4))[0]!;
 }
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
@@ -67,7 +78,7 @@ export function strerror(errnoValue: number): string {
 
 /** Throws a SysError when a libc call returned -1. */
 export function check(result: number, call: string, subject: string): number {
-  if (result === -1) throw new SysError(call, subject, errno());
+  if (result === -1) throw new SysError(call, subject, errnoNow());
   return result;
 }
 
@@ -83,4 +94,5 @@ export function setBlocking(fd: number): void {
   if (flags & O_NONBLOCK) check(lib.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK), "fcntl(F_SETFL)", String(fd));
 }
 
-export { open as loadLibc, ptr };
+/** The loaded libc symbols, for the other modules of src/sys. */
+export { open as libc, ptr };

@@ -1,0 +1,76 @@
+/**
+ * Guest mode: phase 1 sets the guest up (skipped when init restarted us: the guest is set up
+ * already), phase 2 serves the host over the virtio port. A setup that cannot be done as asked
+ * prints "agentd: setup failed: <step>: <reason>" on the console and exits AGENTD_EXIT_SETUP,
+ * which init answers by powering off: user code never runs with a weaker setup than asked for.
+ */
+import { Agent } from "../src/agent/agent.ts";
+import type { AgentConfig } from "../src/agent/config.ts";
+import { startHeartbeat } from "../src/agent/heartbeat.ts";
+import { log } from "../src/agent/log.ts";
+import { findPort } from "../src/agent/port/find-port.ts";
+import { servePort } from "../src/agent/port/port-link.ts";
+import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
+import { setupSteps } from "../src/setup/plan.ts";
+import { runSteps, SetupFailure } from "../src/setup/step.ts";
+import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
+import { powerOff, sync } from "../src/sys/system.ts";
+
+/** Exit code for a fatal setup error; init/init.c powers off on it (EX_CONFIG). */
+export const AGENTD_EXIT_SETUP = 78;
+/** How long to wait for the port's device node after the modules were loaded. */
+const PORT_WAIT_MS = 5000;
+
+function fatal(step: string, reason: string): never {
+  process.stderr.write(`agentd: setup failed: ${step}: ${reason}\n`);
+  process.exit(AGENTD_EXIT_SETUP);
+}
+
+/** Runs setup; returns how long it took in ns. */
+export async function setUpGuest(): Promise<bigint> {
+  const t0 = process.hrtime.bigint();
+  if (process.env["AGENTD_RESTARTS"]) {
+    log("info", `restarted by init (${process.env["AGENTD_RESTARTS"]}); setup was done already`);
+    return 0n;
+  }
+  try {
+    await runSteps(setupSteps());
+  } catch (e) {
+    if (e instanceof SetupFailure) fatal(e.step, e.reason);
+    fatal("setup", e instanceof Error ? e.message : String(e));
+  }
+  return process.hrtime.bigint() - t0;
+}
+
+async function waitForPort(): Promise<string> {
+  const deadline = Date.now() + PORT_WAIT_MS;
+  for (;;) {
+    const path = findPort();
+    if (path) return path;
+    if (Date.now() > deadline) fatal("agent port", "no virtio-console port named 'agent' (is virtio_console loaded?)");
+    await Bun.sleep(20);
+  }
+}
+
+/** The end of core.shutdown in the guest: flush, make / read-only, flush, and hand over to init. */
+async function finishGuest(): Promise<void> {
+  sync();
+  try {
+    mount("none", "/", null, MS_REMOUNT | MS_RDONLY);
+  } catch (e) {
+    log("warn", `remount / read-only: ${(e as Error).message}`);
+  }
+  sync();
+  // init powers off when agentd exits 0; if init is gone (agentd run by hand as PID 1), do it here.
+  if (process.pid === 1) powerOff();
+  process.exit(0);
+}
+
+export async function runGuestMode(config: AgentConfig): Promise<Agent> {
+  const path = await waitForPort();
+  config.ready.ready_time_ns = process.hrtime.bigint();
+  const agent = new Agent(config, finishGuest);
+  servePort(path, agent);
+  startHeartbeat(RUNTIME_MOUNT_POINT, agent);
+  return agent;
+}

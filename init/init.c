@@ -1,0 +1,214 @@
+/*
+ * init: the guest's PID 1.
+ *
+ *   1. console and /proc: mount devtmpfs and proc, point fds 0-2 at /dev/console.
+ *   2. modules: load every module listed in /etc/agentd/modules (one path per line, already in
+ *      dependency order: the image builder resolved it from modules.dep).
+ *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
+ *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
+ *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
+ *      cleanly when agentd exits 0 (shutdown) or AGENTD_EXIT_SETUP (fatal setup error).
+ *
+ * Before the supervision loop a failure is logged and the boot goes on as far as it can; inside
+ * it a failure is logged and the loop continues. PID 1 never exits: that would panic the kernel.
+ * Every path that ends the guest ends in reboot(RB_POWER_OFF).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENTD_PATH "/.agentd/bin/agentd"
+#define MODULE_LIST "/etc/agentd/modules"
+/* agentd's exit code for "setup could not be done as asked" (EX_CONFIG). */
+#define AGENTD_EXIT_SETUP 78
+#define MAX_RESTARTS 5
+#define RESTART_WINDOW_S 60
+#define MAX_BACKOFF_MS 2000
+#define MODULE_INIT_COMPRESSED_FILE 4
+
+extern char **environ;
+
+static void say(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
+  buf[n++] = '\n';
+  ssize_t ignored = write(2, "init: ", 6);
+  ignored = write(2, buf, n);
+  (void)ignored;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void mount_early(const char *src, const char *dst, const char *type, unsigned long flags) {
+  mkdir(dst, 0755);
+  if (mount(src, dst, type, flags, NULL) != 0 && errno != EBUSY)
+    say("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+static void setup_console(void) {
+  mount_early("devtmpfs", "/dev", "devtmpfs", MS_NOSUID);
+  mount_early("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (fcntl(0, F_GETFD) == -1 || fcntl(1, F_GETFD) == -1 || fcntl(2, F_GETFD) == -1) {
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd >= 0) {
+      for (int i = 0; i < 3; i++) if (fcntl(i, F_GETFD) == -1) dup2(fd, i);
+      if (fd > 2) close(fd);
+    }
+  }
+  /* The workload is killed before us or agentd when memory runs out. */
+  int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    if (write(fd, "-1000", 5) < 0) say("oom_score_adj: %s", strerror(errno));
+    close(fd);
+  }
+}
+
+static void load_modules(void) {
+  FILE *list = fopen(MODULE_LIST, "re");
+  if (!list) {
+    if (errno != ENOENT) say("%s: %s", MODULE_LIST, strerror(errno));
+    return;
+  }
+  char line[512];
+  int loaded = 0;
+  while (fgets(line, sizeof line, list)) {
+    line[strcspn(line, "\r\n")] = 0;
+    if (!line[0] || line[0] == '#') continue;
+    int fd = open(line, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      say("module %s: %s", line, strerror(errno));
+      continue;
+    }
+    size_t len = strlen(line);
+    int flags = (len > 3 && (strcmp(line + len - 3, ".xz") == 0 || strcmp(line + len - 4, ".zst") == 0))
+                    ? MODULE_INIT_COMPRESSED_FILE : 0;
+    if (syscall(SYS_finit_module, fd, "", flags) != 0 && errno != EEXIST)
+      say("module %s: %s", line, strerror(errno));
+    else
+      loaded++;
+    close(fd);
+  }
+  fclose(list);
+  (void)loaded;
+}
+
+static void power_off(const char *why) {
+  say("%s; powering off", why);
+  kill(-1, SIGKILL);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {}
+  sync();
+  reboot(RB_POWER_OFF);
+  /* reboot() only returns on failure; never exit (that would panic the kernel). */
+  say("reboot(RB_POWER_OFF): %s", strerror(errno));
+  for (;;) pause();
+}
+
+static pid_t start_agentd(int restarts, const sigset_t *mask) {
+  pid_t pid = fork();
+  if (pid < 0) {
+    say("fork: %s", strerror(errno));
+    return -1;
+  }
+  if (pid == 0) {
+    sigprocmask(SIG_UNBLOCK, mask, NULL);
+    setsid();
+    if (restarts > 0) {
+      char value[32];
+      snprintf(value, sizeof value, "%d", restarts);
+      /* A restarted agentd skips setup: the guest is already set up. */
+      setenv("AGENTD_RESTARTS", value, 1);
+    }
+    char *argv[] = {AGENTD_PATH, NULL};
+    execve(AGENTD_PATH, argv, environ);
+    say("exec %s: %s", AGENTD_PATH, strerror(errno));
+    _exit(127);
+  }
+  return pid;
+}
+
+int main(void) {
+  /* 1. console and /proc */
+  setup_console();
+  if (getpid() != 1) say("warning: running as pid %d, not 1", getpid());
+
+  /* 2. modules */
+  load_modules();
+
+  /* 3. supervise */
+  sigset_t mask;
+  sigemptyset(&mask);
+  int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPWR, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&mask, sigs[i]);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+
+  double restart_times[MAX_RESTARTS + 1] = {0};
+  int restarts = 0, recent = 0;
+  double restart_at = -1;
+  pid_t agentd = start_agentd(0, &mask);
+  if (agentd < 0) restart_at = now_s() + 0.1;
+
+  for (;;) {
+    struct timespec timeout = {1, 0};
+    if (restart_at >= 0) {
+      double wait = restart_at - now_s();
+      if (wait < 0) wait = 0;
+      timeout.tv_sec = (time_t)wait;
+      timeout.tv_nsec = (long)((wait - (double)timeout.tv_sec) * 1e9);
+    }
+    siginfo_t info;
+    int sig = sigtimedwait(&mask, &info, &timeout);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGPWR) {
+      if (agentd > 0) kill(agentd, SIGTERM);
+      else power_off("termination requested with no agentd running");
+    }
+
+    pid_t pid;
+    int status;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (pid != agentd) continue;
+      agentd = -1;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) power_off("agentd finished");
+      if (WIFEXITED(status) && WEXITSTATUS(status) == AGENTD_EXIT_SETUP)
+        power_off("agentd reported a fatal setup error (see above)");
+      if (WIFEXITED(status)) say("agentd exited with status %d", WEXITSTATUS(status));
+      else say("agentd killed by signal %d", WTERMSIG(status));
+
+      double t = now_s();
+      recent = 0;
+      for (int i = 0; i < MAX_RESTARTS; i++) if (restart_times[i] > 0 && t - restart_times[i] < RESTART_WINDOW_S) recent++;
+      if (recent >= MAX_RESTARTS) power_off("agentd keeps dying (5 restarts within a minute)");
+      restart_times[restarts % MAX_RESTARTS] = t;
+      int backoff = 100 << (recent < 5 ? recent : 5);
+      if (backoff > MAX_BACKOFF_MS) backoff = MAX_BACKOFF_MS;
+      restart_at = t + backoff / 1000.0;
+    }
+
+    if (restart_at >= 0 && now_s() >= restart_at) {
+      restarts++;
+      say("restarting agentd (restart %d)", restarts);
+      agentd = start_agentd(restarts, &mask);
+      restart_at = agentd > 0 ? -1 : now_s() + 1;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The guest's transport: the virtio port `agent`, opened once (read+write, non-blocking) for the
+ * agent's whole life. Reading happens in a Worker (reader-worker.ts); writing happens here with
+ * non-blocking write(2): what the port does not take now stays in the output queue and is
+ * retried when the worker reports the port writable. Non-blocking matters: a blocking write while
+ * the host is away would wait for the next host and hand it the tail of an old frame.
+ *
+ * A host disconnect (POLLHUP) ends the connection (its sessions are killed); when a host
+ * connects again, a new connection starts and sends core.ready again (ours).
+ */
+import { log } from "../log.ts";
+import type { Agent } from "../agent.ts";
+import type { Connection } from "../connection.ts";
+import type { Link } from "../link.ts";
+import { O_CLOEXEC, O_NONBLOCK, O_RDWR, openFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
+
+type WorkerMessage =
+  | { kind: "up" | "down" | "writable" }
+  | { kind: "data"; chunk: Uint8Array }
+  | { kind: "error"; message: string };
+
+export function servePort(path: string, agent: Agent): void {
+  const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  const [wakeRead, wakeWrite] = wakePipe();
+  const control = new SharedArrayBuffer(8);
+  const flags = new Int32Array(control);
+  const wake = () => writeFd(wakeWrite, Uint8Array.of(1), "wake pipe");
+  let conn: Connection | null = null;
+
+  const link: Link = {
+    write(bytes) {
+      let at = 0;
+      while (at < bytes.length) {
+        const n = writeFd(fd, bytes.subarray(at), path);
+        if (n <= 0) break;
+        at += n;
+      }
+      if (at < bytes.length) {
+        Atomics.store(flags, 1, 1);
+        wake();
+      }
+      return at;
+    },
+    pause() {
+      Atomics.store(flags, 0, 1);
+    },
+    resume() {
+      Atomics.store(flags, 0, 0);
+      wake();
+    },
+    close() {
+      // The port stays open for the next host; a connection ends when the host goes away.
+    },
+  };
+
+  // Inside the compiled binary a worker is found by its path from the bundle root (the repository
+  // root, the common folder of the entry points); a URL from import.meta.url points at the
+  // build machine's disk instead.
+  const worker = new Worker("./src/agent/port/reader-worker.ts");
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+    const m = event.data;
+    switch (m.kind) {
+      case "up":
+        Atomics.store(flags, 0, 0);
+        conn = agent.connect(link);
+        return;
+      case "down":
+        if (conn) agent.disconnect(conn);
+        conn = null;
+        Atomics.store(flags, 0, 0);
+        return;
+      case "data":
+        conn?.receive(m.chunk);
+        return;
+      case "writable":
+        conn?.drained();
+        return;
+      case "error":
+        log("warn", `port ${path}: ${m.message}`);
+    }
+  };
+  worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
+  worker.postMessage({ fd, wakeFd: wakeRead, control });
+  log("info", `serving on ${path}`);
+}

@@ -1,0 +1,72 @@
+/**
+ * The port's reader, in a Worker because reading the port must block somewhere and the event
+ * loop must not. It polls the port (and a wake pipe the main thread writes to when it changes the
+ * control flags), reads up to READ_CHUNK at a time, and posts:
+ *   { kind: "up" } / { kind: "down" }   the host connected / went away (POLLHUP or read 0)
+ *   { kind: "data", chunk }             bytes from the host (the ArrayBuffer is transferred)
+ *   { kind: "writable" }                the port can take more (asked for by the main thread)
+ *   { kind: "error", message }          a read or poll failed (the loop goes on after a pause)
+ * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable.
+ */
+import { pollFds, POLLHUP, POLLIN, POLLOUT, readFd } from "../../sys/fd-io.ts";
+
+declare const self: Worker;
+
+/** Largest single read; the port hands over at most what the host has queued. */
+const READ_CHUNK = 1024 * 1024;
+/** While the host is away, look again this often. */
+const HUP_RETRY_MS = 50;
+
+interface Init {
+  fd: number;
+  wakeFd: number;
+  control: SharedArrayBuffer;
+}
+
+function run({ fd, wakeFd, control }: Init): void {
+  const flags = new Int32Array(control);
+  const buf = new Uint8Array(READ_CHUNK);
+  const wakeBuf = new Uint8Array(64);
+  let connected: boolean | null = null;
+  const setConnected = (up: boolean) => {
+    if (connected !== up) {
+      connected = up;
+      self.postMessage({ kind: up ? "up" : "down" });
+    }
+  };
+  for (;;) {
+    try {
+      const paused = Atomics.load(flags, 0) === 1;
+      const wantWrite = Atomics.load(flags, 1) === 1;
+      const events = (paused ? 0 : POLLIN) | (wantWrite ? POLLOUT : 0);
+      const [port, wake] = pollFds([{ fd, events }, { fd: wakeFd, events: POLLIN }], connected === false ? HUP_RETRY_MS : -1);
+      if (wake! & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
+      if (port! & POLLHUP && !(port! & POLLIN)) {
+        setConnected(false);
+        // POLLHUP is level-triggered: wait before polling again instead of spinning.
+        Bun.sleepSync(HUP_RETRY_MS);
+        continue;
+      }
+      setConnected(true);
+      if (port! & POLLOUT && wantWrite) {
+        Atomics.store(flags, 1, 0);
+        self.postMessage({ kind: "writable" });
+      }
+      if (port! & POLLIN && !paused) {
+        const n = readFd(fd, buf, "agent port");
+        if (n > 0) {
+          const chunk = buf.slice(0, n);
+          self.postMessage({ kind: "data", chunk }, [chunk.buffer]);
+        } else if (n === 0) {
+          setConnected(false);
+          Bun.sleepSync(HUP_RETRY_MS);
+        }
+      }
+    } catch (e) {
+      self.postMessage({ kind: "error", message: e instanceof Error ? e.message : String(e) });
+      Bun.sleepSync(100);
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<Init>) => run(event.data);

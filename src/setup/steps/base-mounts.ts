@@ -1,0 +1,69 @@
+/**
+ * Step 1: the kernel filesystems every program expects (PROTOCOL.md §8.1). A target that is
+ * already mounted (EBUSY: init mounted /dev and /proc, or this runs again after a root switch)
+ * is fine.
+ */
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { SysError } from "../../sys/libc.ts";
+import { mount, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from "../../sys/mount.ts";
+
+const EBUSY = 16;
+
+export interface Fs {
+  /** Source: the fs type for kernel filesystems, the tag for virtiofs. */
+  source?: string;
+  type: string;
+  target: string;
+  flags: number;
+  data?: string;
+}
+
+export const BASE_MOUNTS: readonly Fs[] = [
+  { type: "devtmpfs", target: "/dev", flags: MS_NOSUID },
+  { type: "proc", target: "/proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
+  { type: "sysfs", target: "/sys", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
+  { type: "cgroup2", target: "/sys/fs/cgroup", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
+  { type: "devpts", target: "/dev/pts", flags: MS_NOSUID | MS_NOEXEC | MS_RELATIME, data: "mode=0620,ptmxmode=0666" },
+  { type: "tmpfs", target: "/dev/shm", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
+];
+
+/** Mount points and types from /proc/self/mountinfo (empty before /proc is mounted). */
+function mounted(): Map<string, string> {
+  const out = new Map<string, string>();
+  try {
+    for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+      const f = line.split(" ");
+      const dash = f.indexOf("-");
+      if (dash > 0) out.set(f[4]!, f[dash + 1]!);
+    }
+  } catch {
+    // /proc not mounted yet.
+  }
+  return out;
+}
+
+/**
+ * Mounts `fs` unless a filesystem of that type is already mounted there. Some types (proc,
+ * sysfs) can be mounted twice without EBUSY, so "already mounted" is read from mountinfo first.
+ */
+export function mountIfNeeded(fs: Fs): void {
+  if (mounted().get(fs.target) === fs.type) return;
+  mkdirSync(fs.target, { recursive: true });
+  try {
+    mount(fs.source ?? fs.type, fs.target, fs.type, fs.flags, fs.data ?? null);
+  } catch (e) {
+    if (!(e instanceof SysError && e.errno === EBUSY)) throw e;
+  }
+}
+
+export function baseMounts(): void {
+  for (const fs of BASE_MOUNTS) mountIfNeeded(fs);
+  let present = false;
+  try {
+    lstatSync("/dev/fd");
+    present = true;
+  } catch {
+    present = false;
+  }
+  if (!present && existsSync("/proc/self/fd")) symlinkSync("/proc/self/fd", "/dev/fd");
+}

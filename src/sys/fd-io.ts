@@ -1,0 +1,64 @@
+/**
+ * Raw descriptor I/O for the virtio port: open, non-blocking read and write straight from and
+ * into typed arrays (no copies, no exceptions on EAGAIN), poll, and a wake-up pipe.
+ */
+import { check, errnoNow, libc, ptr, SysError } from "./libc.ts";
+
+export const O_RDWR = 0o2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+const cstr = (s: string) => Buffer.from(s + "\0");
+
+export function openFd(path: string, flags: number): number {
+  return check(libc().open(cstr(path), flags, 0), "open", path);
+}
+
+/** read(2): bytes read, 0 at end, -EAGAIN when nothing is there now. Throws on other errors. */
+export function readFd(fd: number, buf: Uint8Array, subject: string): number {
+  const n = Number(libc().read(fd, ptr(buf), buf.length));
+  if (n >= 0) return n;
+  const e = errnoNow();
+  if (e === EAGAIN || e === EINTR) return -EAGAIN;
+  throw new SysError("read", subject, e);
+}
+
+/** write(2): bytes written, or -EAGAIN when the descriptor cannot take more now. */
+export function writeFd(fd: number, buf: Uint8Array, subject: string): number {
+  if (buf.length === 0) return 0;
+  const n = Number(libc().write(fd, ptr(buf), buf.length));
+  if (n >= 0) return n;
+  const e = errnoNow();
+  if (e === EAGAIN || e === EINTR) return -EAGAIN;
+  throw new SysError("write", subject, e);
+}
+
+/** poll(2) over a few descriptors; returns their revents in the same order. */
+export function pollFds(fds: readonly { fd: number; events: number }[], timeoutMs: number): number[] {
+  const raw = new Int32Array(fds.length * 2);
+  const shorts = new Int16Array(raw.buffer);
+  fds.forEach((f, i) => {
+    raw[i * 2] = f.fd;
+    shorts[i * 4 + 2] = f.events;
+  });
+  const r = libc().poll(ptr(raw), fds.length, timeoutMs);
+  if (r < 0) {
+    const e = errnoNow();
+    if (e === EINTR) return fds.map(() => 0);
+    throw new SysError("poll", fds.map((f) => f.fd).join(","), e);
+  }
+  return fds.map((_, i) => shorts[i * 4 + 3]! & 0xffff);
+}
+
+/** pipe2(2) with O_CLOEXEC|O_NONBLOCK: [read end, write end]. */
+export function wakePipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc().pipe2(ptr(fds), O_CLOEXEC | O_NONBLOCK), "pipe2", "wake");
+  return [fds[0]!, fds[1]!];
+}
