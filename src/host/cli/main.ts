@@ -8,6 +8,7 @@ import { AgentdError, ErrorCodes } from "../../errors.ts";
 import { AgentClient } from "../client.ts";
 import { EXEC_HELP, execCommand } from "./commands/exec.ts";
 import { FS_HELP, fsCommand } from "./commands/fs.ts";
+import { IMAGE_HELP, imageCommand, VM_HELP, vmCommand } from "./commands/vm.ts";
 import { usageError } from "./options.ts";
 
 export const HELP = `usage: agentctl [--socket PATH] COMMAND [ARGS...]
@@ -17,6 +18,8 @@ commands:
   exec [options] -- CMD [ARGS...]   run a command (see 'agentctl exec --help')
   cp, ls, stat, mkdir, rm, rmdir, mv   files in the guest (see 'agentctl cp --help')
   shutdown                          power the guest off (host mode: agentd exits)
+  image build [--out DIR]           build the guest kernel + initramfs (see 'agentctl image --help')
+  vm start|stop|run                 boot a guest in QEMU (see 'agentctl vm --help')
 
 options:
   --socket PATH   the agent's socket (default: $AGENTCTL_SOCKET)
@@ -57,6 +60,14 @@ export async function main(argv: string[]): Promise<number> {
         "usage: agentctl [--socket PATH] shutdown\nPowers the guest off (host mode: agentd exits).\n",
       );
       return 0;
+    }
+    if (command === "image") {
+      if (wantsHelp || rest.length === 0) return void process.stdout.write(IMAGE_HELP + "\n"), 0;
+      return await imageCommand(rest);
+    }
+    if (command === "vm") {
+      if (wantsHelp || rest.length === 0) return void process.stdout.write(VM_HELP + "\n"), 0;
+      return await vmCommand(rest);
     }
     if (command !== "exec" && command !== "shutdown" && !FS_COMMANDS.has(command)) {
       throw usageError(`unknown command '${command}'; run 'agentctl --help' for the list`);

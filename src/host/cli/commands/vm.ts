@@ -1,0 +1,129 @@
+/**
+ * `agentctl image build` and `agentctl vm start|stop|run`: build the guest image, boot it in
+ * QEMU with agentd on DIR/agent.sock, and stop it cleanly.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentClient } from "../../client.ts";
+import { buildImage, imageFiles, imageIsFresh } from "../../image/build.ts";
+import { CACHE_DIR, DEFAULT_IMAGE_DIR, DIST_DIR } from "../../paths.ts";
+import { startVm, stopVm, type StartOptions } from "../../vm/launcher.ts";
+import { execCommand } from "./exec.ts";
+import { one, parseOptions, usageError, type Parsed } from "../options.ts";
+
+export const IMAGE_HELP = `usage: agentctl image build [--out DIR] [--force]
+Builds the guest image: Debian's cloud kernel and an initramfs with init, agentd (self-contained
+under /.agentd), the exec helper, busybox and the virtio modules. Default DIR: .cache/image.
+Packages are downloaded as .deb files into .cache/ and unpacked there, never installed.
+example: agentctl image build --out /tmp/guest`;
+
+export const VM_HELP = `usage: agentctl vm start --state DIR [options]
+       agentctl vm stop --state DIR
+       agentctl vm run [options] -- CMD [ARGS...]
+start options:
+  --state DIR            where the VM keeps agent.sock, runtime/, console.log (run: a temp dir)
+  --memory MIB           guest memory (default 1024)      --cpus N   vCPUs (default 2)
+  --env KEY=VALUE        a MSB_* (or other) variable for the guest (repeatable)
+  --share TAG=HOSTDIR    an extra virtiofs share (repeatable)
+  --disk PATH            a raw disk image as virtio-blk (/dev/vda)
+  --net                  user-mode network (MAC from MSB_NET, else a default with MSB_NET_IPV4)
+  --kernel FILE --initrd FILE   boot these instead of the default image
+  --accel tcg|kvm|auto   accelerator (default auto: KVM only if a probe shows it works)
+start prints one JSON line: {"socket","runtime_dir","console_log","pid",...}.
+example: agentctl vm run --env MSB_HOSTNAME=box -- uname -a`;
+
+const START_VALUES = ["state", "memory", "cpus", "disk", "kernel", "initrd", "accel"];
+const START_REPEATABLE = ["env", "share"];
+
+function positiveInt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw usageError(`--${name} must be a positive integer, got '${v}'`);
+  return Number(v);
+}
+
+function startOptions(p: Parsed, stateDir: string, log: (m: string) => void): StartOptions {
+  let kernel = one(p, "kernel");
+  let initrd = one(p, "initrd");
+  if ((kernel === undefined) !== (initrd === undefined)) throw usageError("--kernel and --initrd go together");
+  if (!kernel || !initrd) {
+    const files = imageFiles(DEFAULT_IMAGE_DIR);
+    if (!imageIsFresh(files, DIST_DIR)) buildImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR, log);
+    kernel = files.kernel;
+    initrd = files.initrd;
+  }
+  const shares = (p.values.get("share") ?? []).map((s) => {
+    const eq = s.indexOf("=");
+    if (eq <= 0) throw usageError(`--share '${s}': expected TAG=HOSTDIR`);
+    return { tag: s.slice(0, eq), hostDir: s.slice(eq + 1) };
+  });
+  return {
+    stateDir,
+    kernel,
+    initrd,
+    memoryMiB: positiveInt(one(p, "memory"), "memory"),
+    cpus: positiveInt(one(p, "cpus"), "cpus"),
+    env: p.values.get("env") ?? [],
+    shares,
+    disk: one(p, "disk") ?? null,
+    net: p.flags.has("net"),
+    accel: one(p, "accel"),
+    cacheDir: CACHE_DIR,
+  };
+}
+
+const stderrLog = (m: string) => process.stderr.write(`agentctl: ${m}\n`);
+
+export async function imageCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "build") throw usageError(`unknown image command '${sub ?? ""}'; use 'agentctl image build'`);
+  const p = parseOptions(rest, { values: ["out"], flags: ["force"] });
+  const out = one(p, "out") ?? DEFAULT_IMAGE_DIR;
+  const files = imageFiles(out);
+  if (!p.flags.has("force") && imageIsFresh(files, DIST_DIR)) stderrLog(`image in ${out} is up to date`);
+  else buildImage(out, DIST_DIR, CACHE_DIR, stderrLog);
+  process.stdout.write(JSON.stringify(files) + "\n");
+  return 0;
+}
+
+export async function vmCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "start") {
+    const p = parseOptions(rest, { values: START_VALUES, repeatable: START_REPEATABLE, flags: ["net"] });
+    const state = one(p, "state");
+    if (!state) throw usageError("vm start needs --state DIR");
+    const vm = await startVm(startOptions(p, state, stderrLog));
+    process.stdout.write(JSON.stringify(vm) + "\n");
+    return 0;
+  }
+  if (sub === "stop") {
+    const p = parseOptions(rest, { values: ["state"] });
+    const state = one(p, "state");
+    if (!state) throw usageError("vm stop needs --state DIR");
+    const { clean } = await stopVm(state);
+    if (!clean) stderrLog("the guest did not power off in time; QEMU was killed");
+    return 0;
+  }
+  if (sub === "run") {
+    const p = parseOptions(rest, { values: START_VALUES, repeatable: START_REPEATABLE, flags: ["net"] });
+    if (p.positional.length === 0) throw usageError("vm run needs a command: agentctl vm run [options] -- CMD [ARGS...]");
+    const temp = one(p, "state") ? null : mkdtempSync(join(tmpdir(), "agentd-vm-"));
+    const state = one(p, "state") ?? temp!;
+    await startVm(startOptions(p, state, stderrLog));
+    let code = 1;
+    try {
+      const client = await AgentClient.connect(join(state, "agent.sock"));
+      try {
+        code = await execCommand(client, ["--", ...p.positional]);
+      } finally {
+        client.close();
+        await client.closed();
+      }
+    } finally {
+      await stopVm(state);
+      if (temp) rmSync(temp, { recursive: true, force: true });
+    }
+    return code;
+  }
+  throw usageError(`unknown vm command '${sub ?? ""}'; use start, stop or run`);
+}

@@ -1,0 +1,205 @@
+/**
+ * Starts and stops guests: virtiofsd for the runtime share (DIR/runtime, tag msb_runtime) and
+ * each extra share, then QEMU; `start` returns once the guest's agentd has sent core.ready, or
+ * fails with the tail of the console log. State lives in DIR/state.json so `stop` (another
+ * process, later) can find everything.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { RUNTIME_FS_TAG } from "../../protocol/constants.ts";
+import { AgentClient } from "../client.ts";
+import { ConnectionError } from "../errors.ts";
+import { chooseAccel } from "./accel.ts";
+import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
+
+export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
+/** Boot under TCG takes a few seconds; allow for a loaded CI machine. */
+const READY_TIMEOUT_MS = 90_000;
+const DEFAULT_MAC = "02:a5:e7:00:00:01";
+
+export interface StartOptions {
+  stateDir: string;
+  kernel: string;
+  initrd: string;
+  memoryMiB?: number;
+  cpus?: number;
+  env?: string[];
+  shares?: { tag: string; hostDir: string }[];
+  disk?: string | null;
+  net?: boolean;
+  accel?: string;
+  cacheDir: string;
+}
+
+export interface VmState {
+  socket: string;
+  runtime_dir: string;
+  console_log: string;
+  pid: number;
+  virtiofsd_pids: number[];
+  state_dir: string;
+  accel: string;
+}
+
+function tail(path: string, lines = 30): string {
+  try {
+    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no console output)";
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await Bun.sleep(20);
+  }
+  return cond();
+}
+
+function startVirtiofsd(share: Share, logPath: string): number {
+  const p = Bun.spawn([VIRTIOFSD, `--socket-path=${share.socket}`, "-o", `source=${share.hostDir}`, "-o", "cache=auto", "-o", "sandbox=chroot"], {
+    stdin: "ignore",
+    stdout: Bun.file(logPath),
+    stderr: Bun.file(logPath),
+    detached: true,
+  });
+  p.unref();
+  return p.pid;
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+export async function startVm(o: StartOptions): Promise<VmState> {
+  const dir = resolve(o.stateDir);
+  for (const f of [o.kernel, o.initrd]) if (!existsSync(f)) throw new Error(`${f} does not exist: build the image with 'agentctl image build'`);
+  if (!existsSync(VIRTIOFSD)) throw new Error(`${VIRTIOFSD} is missing: install qemu-system-x86 (npm test and npm start do)`);
+  const env = [...(o.env ?? [])];
+  for (const w of env) {
+    const bad = checkEnvWord(w);
+    if (bad) throw new Error(bad);
+  }
+  mkdirSync(dir, { recursive: true });
+  const runtimeDir = join(dir, "runtime");
+  mkdirSync(runtimeDir, { recursive: true });
+  const socket = join(dir, "agent.sock");
+  const consoleLog = join(dir, "console.log");
+  for (const f of [socket, consoleLog, join(dir, "qemu.pid")]) rmSync(f, { force: true });
+
+  const shares: Share[] = [{ tag: RUNTIME_FS_TAG, hostDir: runtimeDir, socket: join(dir, `vfs-${RUNTIME_FS_TAG}.sock`) }];
+  for (const s of o.shares ?? []) {
+    if (!existsSync(s.hostDir)) throw new Error(`--share ${s.tag}=${s.hostDir}: no such directory`);
+    shares.push({ tag: s.tag, hostDir: resolve(s.hostDir), socket: join(dir, `vfs-${s.tag}.sock`) });
+  }
+  let mac: string | null = null;
+  if (o.net) {
+    mac = macFromEnv(env);
+    if (!mac) {
+      // QEMU's user network: guest 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3.
+      mac = DEFAULT_MAC;
+      env.push(`MSB_NET=iface=eth0,mac=${mac}`, "MSB_NET_IPV4=addr=10.0.2.15/24,gw=10.0.2.2,dns=10.0.2.3");
+    }
+  }
+
+  const virtiofsdPids: number[] = [];
+  for (const s of shares) {
+    rmSync(s.socket, { force: true });
+    virtiofsdPids.push(startVirtiofsd(s, join(dir, `virtiofsd-${s.tag}.log`)));
+  }
+  if (!(await waitFor(() => shares.every((s) => existsSync(s.socket)), 10_000))) {
+    killAll(virtiofsdPids);
+    throw new Error(`virtiofsd did not start; see ${dir}/virtiofsd-*.log`);
+  }
+
+  const accel = await chooseAccel(o.kernel, o.cacheDir, o.accel ?? process.env["AGENTD_ACCEL"]);
+  const args = qemuArgs({
+    qemu: "qemu-system-x86_64",
+    accel,
+    memoryMiB: o.memoryMiB ?? 1024,
+    cpus: o.cpus ?? 2,
+    kernel: o.kernel,
+    initrd: o.initrd,
+    agentSocket: socket,
+    consoleLog,
+    pidFile: join(dir, "qemu.pid"),
+    shares,
+    disk: o.disk ?? null,
+    mac,
+    env,
+  });
+  const qemu = Bun.spawn(args, { stdin: "ignore", stdout: Bun.file(join(dir, "qemu.log")), stderr: Bun.file(join(dir, "qemu.log")), detached: true });
+  qemu.unref();
+  const state: VmState = { socket, runtime_dir: runtimeDir, console_log: consoleLog, pid: qemu.pid, virtiofsd_pids: virtiofsdPids, state_dir: dir, accel };
+  writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (qemu.exitCode !== null || !alive(qemu.pid)) {
+      killAll(virtiofsdPids);
+      throw new Error(`the guest stopped before it was ready (QEMU exit ${qemu.exitCode}). Console:\n${tail(consoleLog)}\n${tail(join(dir, "qemu.log"), 5)}`);
+    }
+    if (Date.now() > deadline) {
+      killAll([qemu.pid, ...virtiofsdPids]);
+      throw new Error(`no core.ready within ${READY_TIMEOUT_MS / 1000} s. Console:\n${tail(consoleLog)}`);
+    }
+    if (existsSync(socket)) {
+      try {
+        const client = await AgentClient.connect(socket, 2000);
+        client.close();
+        await client.closed();
+        return state;
+      } catch (e) {
+        if (!(e instanceof ConnectionError)) throw e;
+      }
+    }
+    await Bun.sleep(100);
+  }
+}
+
+export function readState(stateDir: string): VmState {
+  const path = join(resolve(stateDir), "state.json");
+  try {
+    return JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    throw new Error(`no VM state in ${stateDir} (${path} missing): was it started with 'agentctl vm start --state ${stateDir}'?`);
+  }
+}
+
+/** Sends core.shutdown, waits for QEMU to exit (kills it after `timeoutMs`), stops virtiofsd. */
+export async function stopVm(stateDir: string, timeoutMs = 15_000): Promise<{ clean: boolean }> {
+  const state = readState(stateDir);
+  let clean = false;
+  if (alive(state.pid)) {
+    try {
+      const client = await AgentClient.connect(state.socket, 5000);
+      await client.shutdown();
+      clean = await waitFor(() => !alive(state.pid), timeoutMs);
+      client.close();
+    } catch {
+      clean = false;
+    }
+    if (!clean) killAll([state.pid]);
+  }
+  await waitFor(() => !alive(state.pid), 2000);
+  killAll(state.virtiofsd_pids);
+  for (const f of ["agent.sock", "qemu.pid"]) rmSync(join(state.state_dir, f), { force: true });
+  return { clean };
+}

@@ -1,0 +1,80 @@
+/**
+ * The QEMU command line for a guest, as a pure function of the options: TCG (or KVM when it was
+ * probed to work), shared memory for virtiofs, the port `agent` on a Unix socket, one
+ * vhost-user-fs device per share, an optional virtio-blk disk and user-mode virtio-net, and the
+ * MSB_* values on the kernel command line (the kernel hands unknown KEY=VALUE words to init).
+ */
+
+export interface Share {
+  tag: string;
+  hostDir: string;
+  /** The virtiofsd socket serving this share. */
+  socket: string;
+}
+
+export interface QemuPlan {
+  qemu: string;
+  accel: "tcg" | "kvm";
+  memoryMiB: number;
+  cpus: number;
+  kernel: string;
+  initrd: string;
+  agentSocket: string;
+  consoleLog: string;
+  pidFile: string;
+  shares: Share[];
+  disk: string | null;
+  /** The guest NIC's MAC; null for no network. */
+  mac: string | null;
+  env: string[];
+}
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Checks KEY=VALUE words for the kernel command line; returns an error message or null. */
+export function checkEnvWord(word: string): string | null {
+  const eq = word.indexOf("=");
+  if (eq <= 0) return `--env '${word}': expected KEY=VALUE`;
+  if (!KEY.test(word.slice(0, eq))) return `--env '${word}': the key must be letters, digits and _`;
+  if (/[\s"]/.test(word)) return `--env '${word}': the kernel command line cannot carry spaces or quotes`;
+  return null;
+}
+
+export function kernelCommandLine(env: readonly string[]): string {
+  return ["console=ttyS0", "panic=-1", "quiet", "loglevel=3", ...env].join(" ");
+}
+
+export function qemuArgs(p: QemuPlan): string[] {
+  const args = [
+    p.qemu,
+    "-accel", p.accel,
+    ...(p.accel === "tcg" ? ["-cpu", "max"] : ["-cpu", "host"]),
+    "-M", "pc",
+    "-m", String(p.memoryMiB),
+    "-smp", String(p.cpus),
+    "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+    "-kernel", p.kernel,
+    "-initrd", p.initrd,
+    "-append", kernelCommandLine(p.env),
+    "-serial", `file:${p.consoleLog}`,
+    "-pidfile", p.pidFile,
+    // virtiofs needs the guest memory shared with virtiofsd.
+    "-object", `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`,
+    "-numa", "node,memdev=mem",
+    "-device", "virtio-serial-pci,id=vser",
+    "-chardev", `socket,id=agent,path=${p.agentSocket},server=on,wait=off`,
+    "-device", "virtserialport,bus=vser.0,chardev=agent,name=agent",
+  ];
+  p.shares.forEach((s, i) => {
+    args.push("-chardev", `socket,id=vfs${i},path=${s.socket}`, "-device", `vhost-user-fs-pci,chardev=vfs${i},tag=${s.tag}`);
+  });
+  if (p.disk) args.push("-drive", `file=${p.disk},if=none,id=disk0,format=raw,cache=writeback`, "-device", "virtio-blk-pci,drive=disk0");
+  if (p.mac) args.push("-netdev", "user,id=net0", "-device", `virtio-net-pci,netdev=net0,mac=${p.mac}`);
+  return args;
+}
+
+/** The MAC in an MSB_NET value (`iface=eth0,mac=02:..,mtu=1500`), if any. */
+export function macFromEnv(env: readonly string[]): string | null {
+  const net = env.find((e) => e.startsWith("MSB_NET="));
+  return net ? (/(?:^|,)mac=([0-9A-Fa-f:]{17})(?:,|$)/.exec(net.slice(8))?.[1] ?? null) : null;
+}
