@@ -1,7 +1,8 @@
 /**
  * Starts and stops guests: virtiofsd for the runtime share (DIR/runtime, tag msb_runtime) and
- * each extra share, then QEMU; `start` returns once the guest's agentd has sent core.ready, or
- * fails with the tail of the console log. State lives in DIR/state.json so `stop` (another
+ * each extra share, then QEMU with the port on DIR/port.sock, then the relay that serves clients
+ * on DIR/agent.sock (see relay.ts); `start` returns once the guest's agentd has sent core.ready,
+ * or fails with the tail of the console log. State lives in DIR/state.json so `stop` (another
  * process, later) can find everything.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,10 +10,18 @@ import { join, resolve } from "node:path";
 import { RUNTIME_FS_TAG } from "../../protocol/constants.ts";
 import { AgentClient } from "../client.ts";
 import { ConnectionError } from "../errors.ts";
+import { DIST_DIR, PROJECT_ROOT } from "../paths.ts";
 import { chooseAccel } from "./accel.ts";
 import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
 
 export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
+
+/** How to run agentctl for the relay: the compiled binary, or this source under bun. */
+function agentctlCommand(): string[] {
+  const compiled = join(DIST_DIR, "agentctl");
+  if (existsSync(compiled)) return [compiled];
+  return [process.execPath, join(PROJECT_ROOT, "src", "host", "cli", "main.ts")];
+}
 /** Boot under TCG takes a few seconds; allow for a loaded CI machine. */
 const READY_TIMEOUT_MS = 90_000;
 const DEFAULT_MAC = "02:a5:e7:00:00:01";
@@ -37,6 +46,8 @@ export interface VmState {
   console_log: string;
   pid: number;
   virtiofsd_pids: number[];
+  /** The relay serving `socket` (see relay.ts). */
+  relay_pid: number;
   state_dir: string;
   accel: string;
 }
@@ -101,8 +112,9 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   const runtimeDir = join(dir, "runtime");
   mkdirSync(runtimeDir, { recursive: true });
   const socket = join(dir, "agent.sock");
+  const portSocket = join(dir, "port.sock");
   const consoleLog = join(dir, "console.log");
-  for (const f of [socket, consoleLog, join(dir, "qemu.pid")]) rmSync(f, { force: true });
+  for (const f of [socket, portSocket, consoleLog, join(dir, "qemu.pid")]) rmSync(f, { force: true });
 
   const shares: Share[] = [{ tag: RUNTIME_FS_TAG, hostDir: runtimeDir, socket: join(dir, `vfs-${RUNTIME_FS_TAG}.sock`) }];
   for (const s of o.shares ?? []) {
@@ -137,7 +149,7 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     cpus: o.cpus ?? 2,
     kernel: o.kernel,
     initrd: o.initrd,
-    agentSocket: socket,
+    agentSocket: portSocket,
     consoleLog,
     pidFile: join(dir, "qemu.pid"),
     shares,
@@ -147,17 +159,37 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   });
   const qemu = Bun.spawn(args, { stdin: "ignore", stdout: Bun.file(join(dir, "qemu.log")), stderr: Bun.file(join(dir, "qemu.log")), detached: true });
   qemu.unref();
-  const state: VmState = { socket, runtime_dir: runtimeDir, console_log: consoleLog, pid: qemu.pid, virtiofsd_pids: virtiofsdPids, state_dir: dir, accel };
+  if (!(await waitFor(() => existsSync(portSocket) || qemu.exitCode !== null, 10_000)) || qemu.exitCode !== null) {
+    killAll([qemu.pid, ...virtiofsdPids]);
+    throw new Error(`QEMU did not start: ${tail(join(dir, "qemu.log"), 10)}`);
+  }
+  const relay = Bun.spawn([...agentctlCommand(), "vm", "relay", "--client", socket, "--port", portSocket, "--qemu-pid", String(qemu.pid)], {
+    stdin: "ignore",
+    stdout: Bun.file(join(dir, "relay.log")),
+    stderr: Bun.file(join(dir, "relay.log")),
+    detached: true,
+  });
+  relay.unref();
+  const state: VmState = {
+    socket,
+    runtime_dir: runtimeDir,
+    console_log: consoleLog,
+    pid: qemu.pid,
+    virtiofsd_pids: virtiofsdPids,
+    relay_pid: relay.pid,
+    state_dir: dir,
+    accel,
+  };
   writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (qemu.exitCode !== null || !alive(qemu.pid)) {
-      killAll(virtiofsdPids);
+      killAll([relay.pid, ...virtiofsdPids]);
       throw new Error(`the guest stopped before it was ready (QEMU exit ${qemu.exitCode}). Console:\n${tail(consoleLog)}\n${tail(join(dir, "qemu.log"), 5)}`);
     }
     if (Date.now() > deadline) {
-      killAll([qemu.pid, ...virtiofsdPids]);
+      killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
       throw new Error(`no core.ready within ${READY_TIMEOUT_MS / 1000} s. Console:\n${tail(consoleLog)}`);
     }
     if (existsSync(socket)) {
@@ -199,7 +231,7 @@ export async function stopVm(stateDir: string, timeoutMs = 15_000): Promise<{ cl
     if (!clean) killAll([state.pid]);
   }
   await waitFor(() => !alive(state.pid), 2000);
-  killAll(state.virtiofsd_pids);
-  for (const f of ["agent.sock", "qemu.pid"]) rmSync(join(state.state_dir, f), { force: true });
+  killAll([state.relay_pid, ...state.virtiofsd_pids]);
+  for (const f of ["agent.sock", "port.sock", "qemu.pid"]) rmSync(join(state.state_dir, f), { force: true });
   return { clean };
 }

@@ -9,6 +9,7 @@ import { AgentClient } from "../../client.ts";
 import { buildImage, imageFiles, imageIsFresh } from "../../image/build.ts";
 import { CACHE_DIR, DEFAULT_IMAGE_DIR, DIST_DIR } from "../../paths.ts";
 import { startVm, stopVm, type StartOptions } from "../../vm/launcher.ts";
+import { runRelay } from "../../vm/relay.ts";
 import { execCommand } from "./exec.ts";
 import { one, parseOptions, usageError, type Parsed } from "../options.ts";
 
@@ -124,6 +125,14 @@ export async function vmCommand(argv: string[]): Promise<number> {
       if (temp) rmSync(temp, { recursive: true, force: true });
     }
     return code;
+  }
+  if (sub === "relay") {
+    // Internal: started by `vm start`, serves DIR/agent.sock until QEMU exits.
+    const p = parseOptions(rest, { values: ["client", "port", "qemu-pid"] });
+    const [client, port, pid] = [one(p, "client"), one(p, "port"), positiveInt(one(p, "qemu-pid"), "qemu-pid")];
+    if (!client || !port || !pid) throw usageError("vm relay needs --client SOCK --port SOCK --qemu-pid N");
+    await runRelay(client, port, pid);
+    return await new Promise<number>(() => {});
   }
   throw usageError(`unknown vm command '${sub ?? ""}'; use start, stop or run`);
 }

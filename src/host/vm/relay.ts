@@ -1,0 +1,166 @@
+/**
+ * The relay between host clients (DIR/agent.sock) and QEMU's socket for the port `agent`
+ * (DIR/port.sock).
+ *
+ * Why it exists: the guest learns that a host connected or left only by sampling the port's
+ * state (POLLHUP). When one client leaves and the next connects at once, QEMU sends "closed"
+ * and "open" back to back and the guest can see neither, so it never sends the new client its
+ * core.ready. The relay makes each client's connection unmistakable: it opens a fresh QEMU
+ * connection, waits for agentd's core.ready on it (retrying with a longer pause between close
+ * and reopen until the guest has seen the gap), and only then hands that connection, ready frame
+ * first, to the next client. When a client leaves, its QEMU connection is closed, so the guest
+ * ends that client's sessions as the protocol says.
+ *
+ * One client is served at a time; others wait in order. The relay exits when QEMU is gone.
+ */
+import { createServer, connect, type Socket } from "node:net";
+import { rmSync } from "node:fs";
+import { MAX_FRAME_SIZE } from "../../protocol/constants.ts";
+import { decodeBody } from "../../protocol/frame.ts";
+
+/** First wait for core.ready on a fresh QEMU connection; doubles after each miss. */
+const FIRST_READY_WAIT_MS = 500;
+const MAX_READY_WAIT_MS = 8000;
+
+interface Prepared {
+  upstream: Socket;
+  /** Bytes received so far, from the ready frame on. */
+  pending: Buffer[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Offset of the first core.ready frame in `buf`, or -1 (whole frames only). */
+export function findReady(buf: Buffer): number {
+  let at = 0;
+  while (at + 9 <= buf.length) {
+    const len = buf.readUInt32BE(at);
+    if (len < 5 || len > MAX_FRAME_SIZE) return -1;
+    if (at + 4 + len > buf.length) return -1;
+    const ev = decodeBody(buf.readUInt32BE(at + 4), buf[at + 8]!, buf.subarray(at + 9, at + 4 + len));
+    if (ev.kind === "frame" && ev.frame.type === "core.ready") return at;
+    at += 4 + len;
+  }
+  return -1;
+}
+
+/** Opens a QEMU connection and resolves once agentd's core.ready has come through it. */
+function openUpstream(portSocket: string, waitMs: number): Promise<Prepared | null> {
+  return new Promise((resolve) => {
+    const upstream = connect(portSocket);
+    let buf = Buffer.alloc(0);
+    let done = false;
+    const finish = (r: Prepared | null) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      upstream.removeAllListeners("data");
+      if (r === null) upstream.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish(null), waitMs);
+    upstream.on("error", () => finish(null));
+    upstream.on("close", () => finish(null));
+    upstream.on("data", (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const at = findReady(buf);
+      if (at >= 0) {
+        // The ready frame and whatever followed it go to the client; anything before is stale.
+        upstream.pause();
+        finish({ upstream, pending: [buf.subarray(at)] });
+      }
+    });
+  });
+}
+
+export async function runRelay(clientSocket: string, portSocket: string, qemuPid: number): Promise<void> {
+  rmSync(clientSocket, { force: true });
+  const waiting: Socket[] = [];
+  let active: Socket | null = null;
+  let prepared: Prepared | null = null;
+  let preparing: Promise<void> | null = null;
+
+  const prepareOnce = async (): Promise<void> => {
+    let wait = FIRST_READY_WAIT_MS;
+    while (!prepared) {
+      if (!alive(qemuPid)) process.exit(0);
+      prepared = await openUpstream(portSocket, wait);
+      if (!prepared) {
+        // The guest may not have seen the last close: leave a gap it cannot miss.
+        await Bun.sleep(Math.min(wait / 2, 1000));
+        wait = Math.min(wait * 2, MAX_READY_WAIT_MS);
+      }
+    }
+  };
+  /** Resolves when a QEMU connection with agentd's core.ready is waiting in `prepared`. */
+  const prepare = (): Promise<void> => {
+    if (prepared) return Promise.resolve();
+    preparing ??= prepareOnce().finally(() => (preparing = null));
+    return preparing;
+  };
+
+  let dispatching = false;
+  /** Hands a prepared QEMU connection to the next waiting client; one dispatcher at a time. */
+  const serveNext = async (): Promise<void> => {
+    if (dispatching) return;
+    dispatching = true;
+    try {
+      while (!active && waiting.length > 0) {
+        await prepare();
+        const client = waiting.shift()!;
+        if (client.destroyed) continue;
+        handOver(client, prepared!);
+        prepared = null;
+      }
+    } finally {
+      dispatching = false;
+    }
+  };
+
+  const handOver = (client: Socket, { upstream, pending }: Prepared) => {
+    active = client;
+    for (const p of pending) client.write(p);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    upstream.resume();
+    client.resume();
+    const end = () => {
+      if (active !== client) return;
+      active = null;
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.destroy();
+      upstream.destroy();
+      void prepare().then(serveNext);
+    };
+    client.on("close", end);
+    client.on("error", end);
+    upstream.on("close", end);
+    upstream.on("error", end);
+  };
+
+  const server = createServer({ pauseOnConnect: true }, (client) => {
+    waiting.push(client);
+    client.on("close", () => {
+      const i = waiting.indexOf(client);
+      if (i >= 0) waiting.splice(i, 1);
+    });
+    void serveNext();
+  });
+  server.listen(clientSocket);
+  void prepare();
+  setInterval(() => {
+    if (!alive(qemuPid)) {
+      server.close();
+      rmSync(clientSocket, { force: true });
+      process.exit(0);
+    }
+  }, 500);
+}

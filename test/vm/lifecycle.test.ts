@@ -1,0 +1,110 @@
+/**
+ * The guest's life: core.ready times, the heartbeat in the host's runtime dir, reconnects,
+ * agentd killed and restarted by init, orphans reaped, and core.shutdown powering the VM off.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { bootGuest, text, type Guest } from "./harness.ts";
+
+let guest: Guest;
+
+beforeAll(async () => {
+  guest = await bootGuest();
+}, 120_000);
+afterAll(async () => {
+  await guest?.stop();
+}, 60_000);
+
+test("core.ready times are consistent nanoseconds since boot", async () => {
+  const c = await guest.connect();
+  const r = await c.ready;
+  const [boot, init, ready] = [BigInt(r.boot_time_ns), BigInt(r.init_time_ns), BigInt(r.ready_time_ns)];
+  expect(boot <= ready).toBe(true);
+  expect(init <= ready).toBe(true);
+  // agentd starts after the kernel has booted: more than 100 ms, less than a minute after boot.
+  expect(boot > 100_000_000n && boot < 60_000_000_000n).toBe(true);
+  const uptime = Number(text((await c.exec("cat", ["/proc/uptime"]).collect()).stdout).split(" ")[0]);
+  expect(Number(ready) / 1e9).toBeLessThan(uptime);
+  c.close();
+  await c.closed();
+});
+
+test("heartbeat.json appears in the host runtime dir, updates every second, and tracks activity", async () => {
+  const file = join(guest.state.runtime_dir, "heartbeat.json");
+  expect(existsSync(file)).toBe(true);
+  const c = await guest.connect();
+  const first = JSON.parse(readFileSync(file, "utf8"));
+  await Bun.sleep(2200);
+  const second = JSON.parse(readFileSync(file, "utf8"));
+  expect(Date.parse(second.timestamp) - Date.parse(first.timestamp)).toBeGreaterThanOrEqual(1000);
+  const before = Date.parse(second.last_activity);
+  const h = c.exec("sleep", ["3"]);
+  await h.started;
+  await Bun.sleep(1500);
+  const third = JSON.parse(readFileSync(file, "utf8"));
+  expect(Date.parse(third.last_activity)).toBeGreaterThan(before);
+  expect(third.active_sessions).toBe(1);
+  await h.exited;
+  c.close();
+  await c.closed();
+}, 30_000);
+
+test("a second connection after a disconnect gets core.ready and works", async () => {
+  for (let i = 0; i < 3; i++) {
+    const c = await guest.connect();
+    expect(text((await c.exec("echo", [`round ${i}`]).collect()).stdout)).toBe(`round ${i}\n`);
+    c.close();
+    await c.closed();
+  }
+});
+
+test("200 exec runs of `sh -c 'sleep 0.1 &'` leave no zombies", async () => {
+  const c = await guest.connect();
+  for (let i = 0; i < 200; i += 20) {
+    await Promise.all(Array.from({ length: 20 }, () => c.exec("sh", ["-c", "sleep 0.1 &"]).collect()));
+  }
+  await Bun.sleep(500);
+  const r = await c.exec("sh", ["-c", "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l"]).collect();
+  expect(text(r.stdout).trim()).toBe("0");
+  c.close();
+  await c.closed();
+}, 120_000);
+
+test("agentd killed with SIGKILL is restarted by init and a new connection works", async () => {
+  const c = await guest.connect();
+  const pid = text((await c.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout).trim();
+  expect(pid).toMatch(/^\d+$/);
+  void c.exec("kill", ["-9", pid]).collect().catch(() => {});
+  await Bun.sleep(500);
+  c.close();
+  await c.closed();
+  const d = await guest.connect();
+  const r = text((await d.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout).trim();
+  expect(r).toMatch(/^\d+$/);
+  expect(r).not.toBe(pid);
+  expect(readFileSync(guest.state.console_log, "utf8")).toContain("init: restarting agentd");
+  d.close();
+  await d.closed();
+}, 60_000);
+
+test("core.shutdown makes QEMU exit by itself within 5 s", async () => {
+  const c = await guest.connect();
+  const pid = guest.state.pid;
+  await c.shutdown();
+  const t = Date.now();
+  let alive = true;
+  while (alive && Date.now() - t < 5000) {
+    await Bun.sleep(50);
+    try {
+      process.kill(pid, 0);
+      alive = !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+    } catch {
+      alive = false;
+    }
+  }
+  expect(alive).toBe(false);
+  const console = readFileSync(guest.state.console_log, "utf8");
+  expect(console).toContain("reboot: Power down");
+  expect(console).not.toContain("Kernel panic");
+}, 30_000);
