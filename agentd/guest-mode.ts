@@ -47,7 +47,8 @@ async function waitForPort(): Promise<string> {
   for (;;) {
     const path = findPort();
     if (path) return path;
-    if (Date.now() > deadline) fatal("agent port", "no virtio-console port named 'agent' (is virtio_console loaded?)");
+    if (Date.now() > deadline)
+      fatal("agent port", "no virtio-console port named 'agent' (is virtio_console loaded?)");
     await Bun.sleep(20);
   }
 }

@@ -10,7 +10,7 @@ want gcc libc6-dev
 for what in "$@"; do
   case "$what" in
     build) ;;
-    vm) want qemu-system-x86 qemu-utils cpio patchelf e2fsprogs busybox-static ;;
+    vm) want qemu-system-x86 qemu-utils cpio patchelf e2fsprogs buildah ;;
     *) echo "deps: unknown set '$what'" >&2; exit 2 ;;
   esac
 done

@@ -8,7 +8,8 @@ import { dirname, join, resolve } from "node:path";
 
 function findRoot(): string {
   const candidates = [dirname(dirname(process.execPath)), resolve(import.meta.dir, "..", "..")];
-  for (const c of candidates) if (existsSync(join(c, "package.json")) && existsSync(join(c, "init"))) return c;
+  for (const c of candidates)
+    if (existsSync(join(c, "package.json")) && existsSync(join(c, "init"))) return c;
   return process.cwd();
 }
 

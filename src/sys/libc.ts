@@ -21,7 +21,10 @@ const SYMBOLS = {
   write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-  mount: { args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.cstring], returns: FFIType.i32 },
+  mount: {
+    args: [FFIType.cstring, FFIType.cstring, FFIType.cstring, FFIType.u64, FFIType.cstring],
+    returns: FFIType.i32,
+  },
   umount2: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
   chroot: { args: [FFIType.cstring], returns: FFIType.i32 },
   sethostname: { args: [FFIType.cstring, FFIType.u64], returns: FFIType.i32 },

@@ -15,8 +15,18 @@ export const MNT_DETACH = 0x2;
 const cstr = (s: string | null) => (s === null ? null : Buffer.from(s + "\0"));
 
 /** mount(2); throws SysError naming the target, the type and the errno. */
-export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(libc().mount(cstr(source), cstr(target)!, cstr(fstype), flags, cstr(data)), "mount", `${fstype ?? "bind"} ${source} on ${target}`);
+export function mount(
+  source: string,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(
+    libc().mount(cstr(source), cstr(target)!, cstr(fstype), flags, cstr(data)),
+    "mount",
+    `${fstype ?? "bind"} ${source} on ${target}`,
+  );
 }
 
 export function umount(target: string, flags = 0): void {

@@ -65,7 +65,9 @@ test("200 exec runs of `sh -c 'sleep 0.1 &'` leave no zombies", async () => {
     await Promise.all(Array.from({ length: 20 }, () => c.exec("sh", ["-c", "sleep 0.1 &"]).collect()));
   }
   await Bun.sleep(500);
-  const r = await c.exec("sh", ["-c", "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l"]).collect();
+  const r = await c
+    .exec("sh", ["-c", "grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l"])
+    .collect();
   expect(text(r.stdout).trim()).toBe("0");
   c.close();
   await c.closed();
@@ -73,14 +75,21 @@ test("200 exec runs of `sh -c 'sleep 0.1 &'` leave no zombies", async () => {
 
 test("agentd killed with SIGKILL is restarted by init and a new connection works", async () => {
   const c = await guest.connect();
-  const pid = text((await c.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout).trim();
+  const pid = text(
+    (await c.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout,
+  ).trim();
   expect(pid).toMatch(/^\d+$/);
-  void c.exec("kill", ["-9", pid]).collect().catch(() => {});
+  void c
+    .exec("kill", ["-9", pid])
+    .collect()
+    .catch(() => {});
   await Bun.sleep(500);
   c.close();
   await c.closed();
   const d = await guest.connect();
-  const r = text((await d.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout).trim();
+  const r = text(
+    (await d.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout,
+  ).trim();
   expect(r).toMatch(/^\d+$/);
   expect(r).not.toBe(pid);
   expect(readFileSync(guest.state.console_log, "utf8")).toContain("init: restarting agentd");

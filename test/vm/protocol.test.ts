@@ -81,7 +81,12 @@ describe("exec in the guest", () => {
     expect(text(r.stdout)).toContain("31 77");
   });
   test("user and rlimits through the exec helper", async () => {
-    const r = await client.exec("sh", ["-c", "id -u; id -g; id -G; ulimit -n"], { user: "sandbox", rlimits: [{ resource: "nofile", soft: 77, hard: 88 }] }).collect();
+    const r = await client
+      .exec("sh", ["-c", "id -u; id -g; id -G; ulimit -n"], {
+        user: "sandbox",
+        rlimits: [{ resource: "nofile", soft: 77, hard: 88 }],
+      })
+      .collect();
     expect(text(r.stdout)).toBe("1000\n1000\n1000 100\n77\n");
   });
 });
@@ -105,7 +110,9 @@ describe("fs operations in the guest", () => {
     expect((await sh("ls /tmp/t 2>&1; echo $?")).out).toContain("No such file");
   });
   test("error prefixes", async () => {
-    expect(await remoteError(client.stat("/nope"))).toMatch(/^stat: No such file or directory \(os error 2\)$/);
+    expect(await remoteError(client.stat("/nope"))).toMatch(
+      /^stat: No such file or directory \(os error 2\)$/,
+    );
     expect(await remoteError(client.list("/nope"))).toMatch(/^opendir: /);
     expect(await remoteError(client.readFile("/nope"))).toMatch(/^open: /);
     expect(await remoteError(client.readFile("/etc"))).toMatch(/^read: /);
@@ -123,7 +130,8 @@ describe("bad input through the port", () => {
     const big = new Uint8Array(8);
     new DataView(big.buffer).setUint32(0, 5 * MiB);
     await client.sendRaw(big);
-    for (let left = 5 * MiB - 4; left > 0; left -= MiB) await client.sendRaw(new Uint8Array(Math.min(MiB, left)));
+    for (let left = 5 * MiB - 4; left > 0; left -= MiB)
+      await client.sendRaw(new Uint8Array(Math.min(MiB, left)));
     await client.sendRaw(Uint8Array.of(0, 0, 0, 8, 0, 0, 0, 9, 0, 0xa3, 0xff, 0xff));
     expect((await sh("echo alive")).out).toBe("alive\n");
   });
@@ -132,7 +140,10 @@ describe("bad input through the port", () => {
 describe("256 MiB streams", () => {
   test("through stdout, checked with SHA-256 on both sides", async () => {
     // The guest hashes the file it then streams; the host hashes what arrives.
-    const h = client.exec("sh", ["-c", "head -c 268435456 /dev/urandom > /tmp/stream.bin && sha256sum /tmp/stream.bin >&2 && cat /tmp/stream.bin"]);
+    const h = client.exec("sh", [
+      "-c",
+      "head -c 268435456 /dev/urandom > /tmp/stream.bin && sha256sum /tmp/stream.bin >&2 && cat /tmp/stream.bin",
+    ]);
     const hash = createHash("sha256");
     let n = 0;
     let guestSum = "";

@@ -17,7 +17,8 @@ export function findPort(sysDir = VIRTIO_PORTS_DIR, devDir = "/dev"): string | n
   }
   for (const entry of entries.sort()) {
     try {
-      if (readFileSync(`${sysDir}/${entry}/name`, "utf8").trim() === AGENT_PORT_NAME) return `${devDir}/${entry}`;
+      if (readFileSync(`${sysDir}/${entry}/name`, "utf8").trim() === AGENT_PORT_NAME)
+        return `${devDir}/${entry}`;
     } catch {
       // A port without a name file: not ours.
     }

@@ -39,7 +39,13 @@ function run({ fd, wakeFd, control }: Init): void {
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const events = (paused ? 0 : POLLIN) | (wantWrite ? POLLOUT : 0);
-      const [port, wake] = pollFds([{ fd, events }, { fd: wakeFd, events: POLLIN }], connected === false ? HUP_RETRY_MS : -1);
+      const [port, wake] = pollFds(
+        [
+          { fd, events },
+          { fd: wakeFd, events: POLLIN },
+        ],
+        connected === false ? HUP_RETRY_MS : -1,
+      );
       if (wake! & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
       if (port! & POLLHUP && !(port! & POLLIN)) {
         setConnected(false);

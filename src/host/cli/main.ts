@@ -62,11 +62,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === "image") {
-      if (wantsHelp || rest.length === 0) return void process.stdout.write(IMAGE_HELP + "\n"), 0;
+      if (wantsHelp || rest.length === 0) return (void process.stdout.write(IMAGE_HELP + "\n"), 0);
       return await imageCommand(rest);
     }
     if (command === "vm") {
-      if (wantsHelp || rest.length === 0) return void process.stdout.write(VM_HELP + "\n"), 0;
+      if (wantsHelp || rest.length === 0) return (void process.stdout.write(VM_HELP + "\n"), 0);
       return await vmCommand(rest);
     }
     if (command !== "exec" && command !== "shutdown" && !FS_COMMANDS.has(command)) {

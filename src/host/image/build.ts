@@ -16,7 +16,12 @@ export interface ImageFiles {
 }
 
 export function imageFiles(dir: string): ImageFiles {
-  return { dir, kernel: join(dir, "vmlinuz"), initrd: join(dir, "initramfs.cpio"), manifest: join(dir, "manifest.json") };
+  return {
+    dir,
+    kernel: join(dir, "vmlinuz"),
+    initrd: join(dir, "initramfs.cpio"),
+    manifest: join(dir, "manifest.json"),
+  };
 }
 
 function mtime(path: string): number {
@@ -31,12 +36,20 @@ function mtime(path: string): number {
 export function imageIsFresh(files: ImageFiles, distDir: string): boolean {
   const built = Math.min(mtime(files.initrd), mtime(files.kernel), mtime(files.manifest));
   if (built === 0) return false;
-  return ["agentd", "agentd-exec", "init"].every((f) => mtime(join(distDir, f)) > 0 && mtime(join(distDir, f)) <= built);
+  return ["agentd", "agentd-exec", "init"].every(
+    (f) => mtime(join(distDir, f)) > 0 && mtime(join(distDir, f)) <= built,
+  );
 }
 
-export function buildImage(outDir: string, distDir: string, cacheDir: string, log: (m: string) => void = () => {}): ImageFiles {
+export function buildImage(
+  outDir: string,
+  distDir: string,
+  cacheDir: string,
+  log: (m: string) => void = () => {},
+): ImageFiles {
   for (const f of ["agentd", "agentd-exec", "init"]) {
-    if (!existsSync(join(distDir, f))) throw new Error(`${join(distDir, f)} is missing: run 'npm run build' first`);
+    if (!existsSync(join(distDir, f)))
+      throw new Error(`${join(distDir, f)} is missing: run 'npm run build' first`);
   }
   const files = imageFiles(outDir);
   log("fetching the guest kernel and busybox (Debian packages, cached)");
@@ -48,13 +61,31 @@ export function buildImage(outDir: string, distDir: string, cacheDir: string, lo
   const staged = stageRootfs(stage, distDir, pkgs);
   mkdirSync(outDir, { recursive: true });
   const tmp = `${files.initrd}.tmp`;
-  const cpio = Bun.spawnSync(["sh", "-c", `cd "$0" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet > "$1"`, stage, tmp], { stderr: "pipe" });
+  const cpio = Bun.spawnSync(
+    [
+      "sh",
+      "-c",
+      `cd "$0" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet > "$1"`,
+      stage,
+      tmp,
+    ],
+    { stderr: "pipe" },
+  );
   if (cpio.exitCode !== 0) throw new Error(`cpio failed: ${cpio.stderr.toString()}`);
   Bun.spawnSync(["mv", tmp, files.initrd]);
   copyFileSync(pkgs.vmlinuz, files.kernel);
   writeFileSync(
     files.manifest,
-    JSON.stringify({ kernel: pkgs.kernelVersion, modules: staged.modules, initrd_bytes: statSync(files.initrd).size, built: new Date().toISOString() }, null, 2) + "\n",
+    JSON.stringify(
+      {
+        kernel: pkgs.kernelVersion,
+        modules: staged.modules,
+        initrd_bytes: statSync(files.initrd).size,
+        built: new Date().toISOString(),
+      },
+      null,
+      2,
+    ) + "\n",
   );
   rmSync(stage, { recursive: true, force: true });
   log(`image ready in ${outDir}`);

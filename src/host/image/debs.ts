@@ -11,12 +11,14 @@ export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
 
 function run(cmd: string[], cwd?: string): string {
   const p = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
+  if (p.exitCode !== 0)
+    throw new Error(`${cmd.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
   return p.stdout.toString();
 }
 
 function kernelPackage(): string {
-  const find = () => /Depends: (linux-image-[^\s]+)/.exec(run(["apt-cache", "depends", KERNEL_METAPACKAGE]))?.[1] ?? null;
+  const find = () =>
+    /Depends: (linux-image-[^\s]+)/.exec(run(["apt-cache", "depends", KERNEL_METAPACKAGE]))?.[1] ?? null;
   let pkg: string | null = null;
   try {
     pkg = find();

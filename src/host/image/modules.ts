@@ -20,16 +20,27 @@ export function parseModinfo(bytes: Uint8Array, path: string): ModuleInfo {
     const start = at + key.length + 2;
     return text.slice(start, text.indexOf("\0", start));
   };
-  const base = path.split("/").pop()!.replace(/\.ko(\.(xz|zst|gz))?$/, "");
+  const base = path
+    .split("/")
+    .pop()!
+    .replace(/\.ko(\.(xz|zst|gz))?$/, "");
   const depends = field("depends");
-  return { name: field("name") ?? base.replace(/-/g, "_"), depends: depends ? depends.split(",").filter(Boolean) : [], path };
+  return {
+    name: field("name") ?? base.replace(/-/g, "_"),
+    depends: depends ? depends.split(",").filter(Boolean) : [],
+    path,
+  };
 }
 
 /**
  * Orders the closure of `wanted` dependencies-first. A wanted module that is built into the
  * kernel is skipped; one that is neither a module nor built in is an error.
  */
-export function loadOrder(wanted: readonly string[], modules: ReadonlyMap<string, ModuleInfo>, builtin: ReadonlySet<string>): ModuleInfo[] {
+export function loadOrder(
+  wanted: readonly string[],
+  modules: ReadonlyMap<string, ModuleInfo>,
+  builtin: ReadonlySet<string>,
+): ModuleInfo[] {
   const out: ModuleInfo[] = [];
   const done = new Set<string>();
   const visiting = new Set<string>();
@@ -37,7 +48,8 @@ export function loadOrder(wanted: readonly string[], modules: ReadonlyMap<string
     const key = name.replace(/-/g, "_");
     if (done.has(key) || builtin.has(key)) return;
     const info = modules.get(key);
-    if (!info) throw new Error(`module '${name}' (needed by ${from}) is neither a module nor built into the kernel`);
+    if (!info)
+      throw new Error(`module '${name}' (needed by ${from}) is neither a module nor built into the kernel`);
     if (visiting.has(key)) throw new Error(`module dependency cycle at '${name}'`);
     visiting.add(key);
     for (const dep of info.depends) visit(dep, key);

@@ -4,13 +4,29 @@
  * the exec helper, busybox with its applets, the users, and the kernel modules with their load
  * order. The initramfs and Dockerfile.guest are both made from this tree.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import type { GuestPackages } from "./debs.ts";
 import { loadOrder, parseBuiltin, parseModinfo, type ModuleInfo } from "./modules.ts";
 
 /** Modules the guest needs (their dependencies are added): the port, shares, disk, network. */
-export const WANTED_MODULES = ["virtio_pci", "virtio_console", "virtio_net", "virtio_blk", "virtiofs", "erofs"];
+export const WANTED_MODULES = [
+  "virtio_pci",
+  "virtio_console",
+  "virtio_net",
+  "virtio_blk",
+  "virtiofs",
+  "erofs",
+];
 
 export const AGENTD_DIR = "/.agentd";
 
@@ -26,7 +42,8 @@ nogroup:x:65534:
 
 function run(cmd: string[]): string {
   const p = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
+  if (p.exitCode !== 0)
+    throw new Error(`${cmd.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
   return p.stdout.toString();
 }
 
@@ -60,7 +77,14 @@ export function installAgentd(stage: string, distDir: string): void {
     if (soname.startsWith("ld-linux")) loader = soname;
   }
   if (!loader) throw new Error("ldd did not name the ELF loader of agentd");
-  run(["patchelf", "--set-interpreter", `${AGENTD_DIR}/lib/${loader}`, "--set-rpath", `${AGENTD_DIR}/lib`, agentd]);
+  run([
+    "patchelf",
+    "--set-interpreter",
+    `${AGENTD_DIR}/lib/${loader}`,
+    "--set-rpath",
+    `${AGENTD_DIR}/lib`,
+    agentd,
+  ]);
   copyFileSync(join(distDir, "agentd-exec"), join(bin, "agentd-exec"));
   chmodSync(join(bin, "agentd-exec"), 0o755);
 }
@@ -95,8 +119,19 @@ function installModules(stage: string, pkgs: GuestPackages): ModuleInfo[] {
     copyFileSync(join(pkgs.modulesDir, m.path), dst);
   }
   mkdirSync(join(stage, "etc", "agentd"), { recursive: true });
-  writeFileSync(join(stage, "etc", "agentd", "modules"), order.map((m) => `${guestDir}/${m.path}\n`).join(""));
+  writeFileSync(
+    join(stage, "etc", "agentd", "modules"),
+    order.map((m) => `${guestDir}/${m.path}\n`).join(""),
+  );
   return order;
+}
+
+/** The build context of Dockerfile.guest: /.agentd (self-contained) and /init. */
+export function stageDockerContext(out: string, distDir: string): void {
+  mkdirSync(out, { recursive: true });
+  installAgentd(out, distDir);
+  copyFileSync(join(distDir, "init"), join(out, "init"));
+  chmodSync(join(out, "init"), 0o755);
 }
 
 export interface StageResult {
@@ -105,7 +140,20 @@ export interface StageResult {
 
 /** Builds the whole guest tree in `stage` (which must be empty or missing). */
 export function stageRootfs(stage: string, distDir: string, pkgs: GuestPackages): StageResult {
-  for (const d of ["dev", "proc", "sys", "tmp", "run", "root", "home/sandbox", "var/tmp", ".msb", "newroot", "etc", "mnt"]) {
+  for (const d of [
+    "dev",
+    "proc",
+    "sys",
+    "tmp",
+    "run",
+    "root",
+    "home/sandbox",
+    "var/tmp",
+    ".msb",
+    "newroot",
+    "etc",
+    "mnt",
+  ]) {
     mkdirSync(join(stage, d), { recursive: true });
   }
   chmodSync(join(stage, "tmp"), 0o1777);

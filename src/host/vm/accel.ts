@@ -7,7 +7,11 @@ import { join } from "node:path";
 
 const PROBE_TIMEOUT_MS = 5000;
 
-export async function chooseAccel(kernel: string, cacheDir: string, wanted: string | undefined): Promise<"tcg" | "kvm"> {
+export async function chooseAccel(
+  kernel: string,
+  cacheDir: string,
+  wanted: string | undefined,
+): Promise<"tcg" | "kvm"> {
   if (wanted === "tcg" || wanted === "kvm") return wanted;
   if (!existsSync("/dev/kvm")) return "tcg";
   const cache = join(cacheDir, "kvm-probe.json");
@@ -19,8 +23,27 @@ export async function chooseAccel(kernel: string, cacheDir: string, wanted: stri
   }
   // A kernel with no root panics at once; under working KVM that takes well under a second.
   const p = Bun.spawn(
-    ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-M", "pc", "-m", "256", "-nodefaults", "-no-user-config", "-nographic",
-     "-no-reboot", "-kernel", kernel, "-append", "console=ttyS0 panic=-1", "-serial", "stdio"],
+    [
+      "qemu-system-x86_64",
+      "-accel",
+      "kvm",
+      "-cpu",
+      "host",
+      "-M",
+      "pc",
+      "-m",
+      "256",
+      "-nodefaults",
+      "-no-user-config",
+      "-nographic",
+      "-no-reboot",
+      "-kernel",
+      kernel,
+      "-append",
+      "console=ttyS0 panic=-1",
+      "-serial",
+      "stdio",
+    ],
     { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
   );
   const timer = setTimeout(() => p.kill(9), PROBE_TIMEOUT_MS);

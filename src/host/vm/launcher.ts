@@ -79,12 +79,24 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 function startVirtiofsd(share: Share, logPath: string): number {
-  const p = Bun.spawn([VIRTIOFSD, `--socket-path=${share.socket}`, "-o", `source=${share.hostDir}`, "-o", "cache=auto", "-o", "sandbox=chroot"], {
-    stdin: "ignore",
-    stdout: Bun.file(logPath),
-    stderr: Bun.file(logPath),
-    detached: true,
-  });
+  const p = Bun.spawn(
+    [
+      VIRTIOFSD,
+      `--socket-path=${share.socket}`,
+      "-o",
+      `source=${share.hostDir}`,
+      "-o",
+      "cache=auto",
+      "-o",
+      "sandbox=chroot",
+    ],
+    {
+      stdin: "ignore",
+      stdout: Bun.file(logPath),
+      stderr: Bun.file(logPath),
+      detached: true,
+    },
+  );
   p.unref();
   return p.pid;
 }
@@ -101,8 +113,10 @@ function killAll(pids: number[]): void {
 
 export async function startVm(o: StartOptions): Promise<VmState> {
   const dir = resolve(o.stateDir);
-  for (const f of [o.kernel, o.initrd]) if (!existsSync(f)) throw new Error(`${f} does not exist: build the image with 'agentctl image build'`);
-  if (!existsSync(VIRTIOFSD)) throw new Error(`${VIRTIOFSD} is missing: install qemu-system-x86 (npm test and npm start do)`);
+  for (const f of [o.kernel, o.initrd])
+    if (!existsSync(f)) throw new Error(`${f} does not exist: build the image with 'agentctl image build'`);
+  if (!existsSync(VIRTIOFSD))
+    throw new Error(`${VIRTIOFSD} is missing: install qemu-system-x86 (npm test and npm start do)`);
   const env = [...(o.env ?? [])];
   for (const w of env) {
     const bad = checkEnvWord(w);
@@ -116,7 +130,9 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   const consoleLog = join(dir, "console.log");
   for (const f of [socket, portSocket, consoleLog, join(dir, "qemu.pid")]) rmSync(f, { force: true });
 
-  const shares: Share[] = [{ tag: RUNTIME_FS_TAG, hostDir: runtimeDir, socket: join(dir, `vfs-${RUNTIME_FS_TAG}.sock`) }];
+  const shares: Share[] = [
+    { tag: RUNTIME_FS_TAG, hostDir: runtimeDir, socket: join(dir, `vfs-${RUNTIME_FS_TAG}.sock`) },
+  ];
   for (const s of o.shares ?? []) {
     if (!existsSync(s.hostDir)) throw new Error(`--share ${s.tag}=${s.hostDir}: no such directory`);
     shares.push({ tag: s.tag, hostDir: resolve(s.hostDir), socket: join(dir, `vfs-${s.tag}.sock`) });
@@ -157,18 +173,39 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     mac,
     env,
   });
-  const qemu = Bun.spawn(args, { stdin: "ignore", stdout: Bun.file(join(dir, "qemu.log")), stderr: Bun.file(join(dir, "qemu.log")), detached: true });
+  const qemu = Bun.spawn(args, {
+    stdin: "ignore",
+    stdout: Bun.file(join(dir, "qemu.log")),
+    stderr: Bun.file(join(dir, "qemu.log")),
+    detached: true,
+  });
   qemu.unref();
-  if (!(await waitFor(() => existsSync(portSocket) || qemu.exitCode !== null, 10_000)) || qemu.exitCode !== null) {
+  if (
+    !(await waitFor(() => existsSync(portSocket) || qemu.exitCode !== null, 10_000)) ||
+    qemu.exitCode !== null
+  ) {
     killAll([qemu.pid, ...virtiofsdPids]);
     throw new Error(`QEMU did not start: ${tail(join(dir, "qemu.log"), 10)}`);
   }
-  const relay = Bun.spawn([...agentctlCommand(), "vm", "relay", "--client", socket, "--port", portSocket, "--qemu-pid", String(qemu.pid)], {
-    stdin: "ignore",
-    stdout: Bun.file(join(dir, "relay.log")),
-    stderr: Bun.file(join(dir, "relay.log")),
-    detached: true,
-  });
+  const relay = Bun.spawn(
+    [
+      ...agentctlCommand(),
+      "vm",
+      "relay",
+      "--client",
+      socket,
+      "--port",
+      portSocket,
+      "--qemu-pid",
+      String(qemu.pid),
+    ],
+    {
+      stdin: "ignore",
+      stdout: Bun.file(join(dir, "relay.log")),
+      stderr: Bun.file(join(dir, "relay.log")),
+      detached: true,
+    },
+  );
   relay.unref();
   const state: VmState = {
     socket,
@@ -186,7 +223,9 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   for (;;) {
     if (qemu.exitCode !== null || !alive(qemu.pid)) {
       killAll([relay.pid, ...virtiofsdPids]);
-      throw new Error(`the guest stopped before it was ready (QEMU exit ${qemu.exitCode}). Console:\n${tail(consoleLog)}\n${tail(join(dir, "qemu.log"), 5)}`);
+      throw new Error(
+        `the guest stopped before it was ready (QEMU exit ${qemu.exitCode}). Console:\n${tail(consoleLog)}\n${tail(join(dir, "qemu.log"), 5)}`,
+      );
     }
     if (Date.now() > deadline) {
       killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
@@ -211,7 +250,9 @@ export function readState(stateDir: string): VmState {
   try {
     return JSON.parse(readFileSync(path, "utf8"));
   } catch {
-    throw new Error(`no VM state in ${stateDir} (${path} missing): was it started with 'agentctl vm start --state ${stateDir}'?`);
+    throw new Error(
+      `no VM state in ${stateDir} (${path} missing): was it started with 'agentctl vm start --state ${stateDir}'?`,
+    );
   }
 }
 

@@ -47,28 +47,56 @@ export function kernelCommandLine(env: readonly string[]): string {
 export function qemuArgs(p: QemuPlan): string[] {
   const args = [
     p.qemu,
-    "-accel", p.accel,
+    "-accel",
+    p.accel,
     ...(p.accel === "tcg" ? ["-cpu", "max"] : ["-cpu", "host"]),
-    "-M", "pc",
-    "-m", String(p.memoryMiB),
-    "-smp", String(p.cpus),
-    "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-    "-kernel", p.kernel,
-    "-initrd", p.initrd,
-    "-append", kernelCommandLine(p.env),
-    "-serial", `file:${p.consoleLog}`,
-    "-pidfile", p.pidFile,
+    "-M",
+    "pc",
+    "-m",
+    String(p.memoryMiB),
+    "-smp",
+    String(p.cpus),
+    "-nodefaults",
+    "-no-user-config",
+    "-nographic",
+    "-no-reboot",
+    "-kernel",
+    p.kernel,
+    "-initrd",
+    p.initrd,
+    "-append",
+    kernelCommandLine(p.env),
+    "-serial",
+    `file:${p.consoleLog}`,
+    "-pidfile",
+    p.pidFile,
     // virtiofs needs the guest memory shared with virtiofsd.
-    "-object", `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`,
-    "-numa", "node,memdev=mem",
-    "-device", "virtio-serial-pci,id=vser",
-    "-chardev", `socket,id=agent,path=${p.agentSocket},server=on,wait=off`,
-    "-device", "virtserialport,bus=vser.0,chardev=agent,name=agent",
+    "-object",
+    `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`,
+    "-numa",
+    "node,memdev=mem",
+    "-device",
+    "virtio-serial-pci,id=vser",
+    "-chardev",
+    `socket,id=agent,path=${p.agentSocket},server=on,wait=off`,
+    "-device",
+    "virtserialport,bus=vser.0,chardev=agent,name=agent",
   ];
   p.shares.forEach((s, i) => {
-    args.push("-chardev", `socket,id=vfs${i},path=${s.socket}`, "-device", `vhost-user-fs-pci,chardev=vfs${i},tag=${s.tag}`);
+    args.push(
+      "-chardev",
+      `socket,id=vfs${i},path=${s.socket}`,
+      "-device",
+      `vhost-user-fs-pci,chardev=vfs${i},tag=${s.tag}`,
+    );
   });
-  if (p.disk) args.push("-drive", `file=${p.disk},if=none,id=disk0,format=raw,cache=writeback`, "-device", "virtio-blk-pci,drive=disk0");
+  if (p.disk)
+    args.push(
+      "-drive",
+      `file=${p.disk},if=none,id=disk0,format=raw,cache=writeback`,
+      "-device",
+      "virtio-blk-pci,drive=disk0",
+    );
   if (p.mac) args.push("-netdev", "user,id=net0", "-device", `virtio-net-pci,netdev=net0,mac=${p.mac}`);
   return args;
 }

@@ -23,7 +23,12 @@ export const BASE_MOUNTS: readonly Fs[] = [
   { type: "proc", target: "/proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
   { type: "sysfs", target: "/sys", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
   { type: "cgroup2", target: "/sys/fs/cgroup", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
-  { type: "devpts", target: "/dev/pts", flags: MS_NOSUID | MS_NOEXEC | MS_RELATIME, data: "mode=0620,ptmxmode=0666" },
+  {
+    type: "devpts",
+    target: "/dev/pts",
+    flags: MS_NOSUID | MS_NOEXEC | MS_RELATIME,
+    data: "mode=0620,ptmxmode=0666",
+  },
   { type: "tmpfs", target: "/dev/shm", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME },
 ];
 

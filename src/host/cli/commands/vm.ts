@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../../client.ts";
 import { buildImage, imageFiles, imageIsFresh } from "../../image/build.ts";
+import { stageDockerContext } from "../../image/rootfs.ts";
 import { CACHE_DIR, DEFAULT_IMAGE_DIR, DIST_DIR } from "../../paths.ts";
 import { startVm, stopVm, type StartOptions } from "../../vm/launcher.ts";
 import { runRelay } from "../../vm/relay.ts";
@@ -14,6 +15,7 @@ import { execCommand } from "./exec.ts";
 import { one, parseOptions, usageError, type Parsed } from "../options.ts";
 
 export const IMAGE_HELP = `usage: agentctl image build [--out DIR] [--force]
+       agentctl image context --out DIR    (the build context of Dockerfile.guest)
 Builds the guest image: Debian's cloud kernel and an initramfs with init, agentd (self-contained
 under /.agentd), the exec helper, busybox and the virtio modules. Default DIR: .cache/image.
 Packages are downloaded as .deb files into .cache/ and unpacked there, never installed.
@@ -39,14 +41,16 @@ const START_REPEATABLE = ["env", "share"];
 
 function positiveInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) <= 0) throw usageError(`--${name} must be a positive integer, got '${v}'`);
+  if (!/^\d+$/.test(v) || Number(v) <= 0)
+    throw usageError(`--${name} must be a positive integer, got '${v}'`);
   return Number(v);
 }
 
 function startOptions(p: Parsed, stateDir: string, log: (m: string) => void): StartOptions {
   let kernel = one(p, "kernel");
   let initrd = one(p, "initrd");
-  if ((kernel === undefined) !== (initrd === undefined)) throw usageError("--kernel and --initrd go together");
+  if ((kernel === undefined) !== (initrd === undefined))
+    throw usageError("--kernel and --initrd go together");
   if (!kernel || !initrd) {
     const files = imageFiles(DEFAULT_IMAGE_DIR);
     if (!imageIsFresh(files, DIST_DIR)) buildImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR, log);
@@ -77,7 +81,16 @@ const stderrLog = (m: string) => process.stderr.write(`agentctl: ${m}\n`);
 
 export async function imageCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "build") throw usageError(`unknown image command '${sub ?? ""}'; use 'agentctl image build'`);
+  if (sub === "context") {
+    const p = parseOptions(rest, { values: ["out"] });
+    const out = one(p, "out");
+    if (!out) throw usageError("image context needs --out DIR");
+    stageDockerContext(out, DIST_DIR);
+    stderrLog(`Dockerfile.guest context ready in ${out}`);
+    return 0;
+  }
+  if (sub !== "build")
+    throw usageError(`unknown image command '${sub ?? ""}'; use 'agentctl image build' or 'image context'`);
   const p = parseOptions(rest, { values: ["out"], flags: ["force"] });
   const out = one(p, "out") ?? DEFAULT_IMAGE_DIR;
   const files = imageFiles(out);
@@ -107,7 +120,8 @@ export async function vmCommand(argv: string[]): Promise<number> {
   }
   if (sub === "run") {
     const p = parseOptions(rest, { values: START_VALUES, repeatable: START_REPEATABLE, flags: ["net"] });
-    if (p.positional.length === 0) throw usageError("vm run needs a command: agentctl vm run [options] -- CMD [ARGS...]");
+    if (p.positional.length === 0)
+      throw usageError("vm run needs a command: agentctl vm run [options] -- CMD [ARGS...]");
     const temp = one(p, "state") ? null : mkdtempSync(join(tmpdir(), "agentd-vm-"));
     const state = one(p, "state") ?? temp!;
     await startVm(startOptions(p, state, stderrLog));
@@ -129,7 +143,11 @@ export async function vmCommand(argv: string[]): Promise<number> {
   if (sub === "relay") {
     // Internal: started by `vm start`, serves DIR/agent.sock until QEMU exits.
     const p = parseOptions(rest, { values: ["client", "port", "qemu-pid"] });
-    const [client, port, pid] = [one(p, "client"), one(p, "port"), positiveInt(one(p, "qemu-pid"), "qemu-pid")];
+    const [client, port, pid] = [
+      one(p, "client"),
+      one(p, "port"),
+      positiveInt(one(p, "qemu-pid"), "qemu-pid"),
+    ];
     if (!client || !port || !pid) throw usageError("vm relay needs --client SOCK --port SOCK --qemu-pid N");
     await runRelay(client, port, pid);
     return await new Promise<number>(() => {});

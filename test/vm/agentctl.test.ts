@@ -1,0 +1,104 @@
+/** agentctl's VM commands end to end, and init's limit on restarting agentd. */
+import { expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AGENTCTL } from "../host/harness.ts";
+import { bootGuest, defaultImage, text } from "./harness.ts";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
+  } catch {
+    return false;
+  }
+}
+
+test("vm run boots, runs the command, powers off and exits with its code", async () => {
+  defaultImage();
+  const p = Bun.spawn(
+    [
+      AGENTCTL,
+      "vm",
+      "run",
+      "--env",
+      "SOME_VAR=from-host",
+      "--",
+      "sh",
+      "-c",
+      "echo hi from $(uname -r) $SOME_VAR; exit 3",
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  expect(out).toMatch(/^hi from .*cloud-amd64 from-host\n$/);
+  expect(code).toBe(3);
+}, 180_000);
+
+test("vm start prints the JSON line, any client may connect, vm stop powers off and cleans up", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentd-vm-cli-"));
+  try {
+    const start = Bun.spawnSync([AGENTCTL, "vm", "start", "--state", dir, "--memory", "768", "--cpus", "1"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(start.exitCode).toBe(0);
+    const info = JSON.parse(start.stdout.toString());
+    expect(info).toMatchObject({
+      socket: join(dir, "agent.sock"),
+      runtime_dir: join(dir, "runtime"),
+      console_log: join(dir, "console.log"),
+    });
+    expect(alive(info.pid)).toBe(true);
+    for (let i = 0; i < 2; i++) {
+      const r = Bun.spawnSync(
+        [AGENTCTL, "--socket", info.socket, "exec", "--", "sh", "-c", "grep -c ^processor /proc/cpuinfo"],
+        { stdout: "pipe" },
+      );
+      expect(text(r.stdout)).toBe("1\n");
+    }
+    const stop = Bun.spawnSync([AGENTCTL, "vm", "stop", "--state", dir], { stdout: "pipe", stderr: "pipe" });
+    expect(stop.exitCode).toBe(0);
+    expect(stop.stderr.toString()).not.toContain("QEMU was killed");
+    expect(alive(info.pid)).toBe(false);
+    for (const pid of info.virtiofsd_pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(info.socket)).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 180_000);
+
+test("vm start with a bad --env fails with a clear message before booting", () => {
+  const r = Bun.spawnSync([AGENTCTL, "vm", "start", "--state", "/tmp/agentd-never", "--env", "BROKEN"], {
+    stderr: "pipe",
+  });
+  expect(r.exitCode).not.toBe(0);
+  expect(r.stderr.toString()).toContain("--env 'BROKEN': expected KEY=VALUE");
+});
+
+test("init restarts a dying agentd at most 5 times a minute, then powers off with a message", async () => {
+  const guest = await bootGuest();
+  try {
+    for (let i = 0; i < 6; i++) {
+      const c = await guest.connect();
+      void c
+        .exec("sh", ["-c", "kill -9 $(pidof agentd)"])
+        .collect()
+        .catch(() => {});
+      // The dead agentd cannot say goodbye: QEMU keeps this connection open, so leave it.
+      await Bun.sleep(500);
+      c.close();
+      if (!alive(guest.state.pid)) break;
+    }
+    const t = Date.now();
+    while (alive(guest.state.pid) && Date.now() - t < 20_000) await Bun.sleep(100);
+    expect(alive(guest.state.pid)).toBe(false);
+    const log = readFileSync(guest.state.console_log, "utf8");
+    expect(log).toContain("init: agentd keeps dying (5 restarts within a minute); powering off");
+    expect(log).toContain("reboot: Power down");
+    expect(log).not.toContain("Kernel panic");
+  } finally {
+    await guest.stop();
+  }
+}, 180_000);
