@@ -11,7 +11,10 @@ import { log } from "../src/agent/log.ts";
 import { findPort } from "../src/agent/port/find-port.ts";
 import { servePort } from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
+import { parseSetup } from "../src/setup/grammar.ts";
 import { setupSteps } from "../src/setup/plan.ts";
+import { enterSwitchedRoot } from "../src/setup/steps/block-root.ts";
+import { installCa } from "../src/setup/steps/ca.ts";
 import { runSteps, SetupFailure } from "../src/setup/step.ts";
 import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
 import { powerOff, sync } from "../src/sys/system.ts";
@@ -26,19 +29,38 @@ function fatal(step: string, reason: string): never {
   process.exit(AGENTD_EXIT_SETUP);
 }
 
-/** Runs setup; returns how long it took in ns. */
-export async function setUpGuest(): Promise<bigint> {
+/**
+ * Phase 1. Parses and checks every MSB_* variable before the first change, then runs the steps
+ * (all of them, or the ids in `only`: tests of single steps). Variables that every exec must
+ * inherit (the CA's) are put into agentd's own environment. Returns how long it took in ns.
+ */
+export async function setUpGuest(only: readonly string[] | null = null): Promise<bigint> {
   const t0 = process.hrtime.bigint();
+  const parsed = parseSetup(process.env);
+  if (!parsed.ok) {
+    for (const e of parsed.errors)
+      process.stderr.write(`agentd: setup failed: configuration: ${e.message}\n`);
+    process.exit(AGENTD_EXIT_SETUP);
+  }
+  const exported: Record<string, string> = {};
   if (process.env["AGENTD_RESTARTS"]) {
-    log("info", `restarted by init (${process.env["AGENTD_RESTARTS"]}); setup was done already`);
-    return 0n;
+    // init restarted us: the guest is set up; only find the root it was set up in.
+    const switched = enterSwitchedRoot();
+    log(
+      "info",
+      `restarted by init (${process.env["AGENTD_RESTARTS"]})${switched ? " in the switched root" : ""}; setup was done already`,
+    );
+    Object.assign(exported, installCa()?.env ?? {});
+  } else {
+    const steps = setupSteps(parsed.config, exported).filter((s) => only === null || only.includes(s.id));
+    try {
+      await runSteps(steps);
+    } catch (e) {
+      if (e instanceof SetupFailure) fatal(e.step, e.reason);
+      fatal("setup", e instanceof Error ? e.message : String(e));
+    }
   }
-  try {
-    await runSteps(setupSteps());
-  } catch (e) {
-    if (e instanceof SetupFailure) fatal(e.step, e.reason);
-    fatal("setup", e instanceof Error ? e.message : String(e));
-  }
+  Object.assign(process.env, exported);
   return process.hrtime.bigint() - t0;
 }
 

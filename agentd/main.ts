@@ -35,7 +35,11 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE + "\n");
     process.exit(0);
   }
-  const { socket, runtimeDir, execHelper } = args.value;
+  const { socket, runtimeDir, execHelper, setupOnly, steps } = args.value;
+  if (setupOnly) {
+    await setUpGuest(steps);
+    process.exit(0);
+  }
 
   // Handlers first: a SIGTERM that arrives as soon as we serve must shut down cleanly.
   let agent: Agent | null = null;

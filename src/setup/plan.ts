@@ -1,16 +1,63 @@
 /**
- * The guest setup as one flat list of steps in PROTOCOL.md §8 order.
+ * The guest setup as one flat list of steps in PROTOCOL.md §8 order, built from a config that
+ * was parsed and checked as a whole first. Each step has a stable id (for `agentd --setup-only
+ * --steps ...`) and a name for the failure message.
  */
+import { log } from "../agent/log.ts";
+import type { SetupConfig } from "./grammar.ts";
 import type { SetupStep } from "./step.ts";
 import { baseMounts } from "./steps/base-mounts.ts";
+import { switchRoot } from "./steps/block-root.ts";
+import { installCa } from "./steps/ca.ts";
 import { runDir, tmpDirs } from "./steps/dirs.ts";
+import { applyHostname } from "./steps/hostname.ts";
+import { configureInterface, loopbackUp } from "./steps/network.ts";
+import { addProfileBlock } from "./steps/profile.ts";
 import { runtimeShare } from "./steps/runtime-share.ts";
+import { mountDirShares, mountFileShares } from "./steps/shares.ts";
+import { mountTmpfs } from "./steps/tmpfs.ts";
 
-export function setupSteps(): SetupStep[] {
-  return [
-    { name: "mount kernel filesystems", run: baseMounts },
-    { name: "mount runtime share", run: runtimeShare },
-    { name: "tmp directories", run: tmpDirs },
-    { name: "run directory", run: runDir },
+export interface PlannedStep extends SetupStep {
+  readonly id: string;
+}
+
+/** `exported` receives variables every exec inherits (the CA's). */
+export function setupSteps(c: SetupConfig, exported: Record<string, string>): PlannedStep[] {
+  const steps: PlannedStep[] = [
+    { id: "base-mounts", name: "mount kernel filesystems", run: baseMounts },
+    { id: "runtime", name: "mount runtime share", run: runtimeShare },
   ];
+  if (c.blockRoot) {
+    const b = c.blockRoot;
+    steps.push({ id: "block-root", name: `switch to block root ${b.device}`, run: () => void switchRoot(b) });
+    steps.push({ id: "base-mounts", name: "mount kernel filesystems in the new root", run: baseMounts });
+  }
+  steps.push(
+    { id: "dir-mounts", name: "mount directory shares", run: () => mountDirShares(c.dirMounts) },
+    { id: "file-mounts", name: "mount file shares", run: () => mountFileShares(c.fileMounts) },
+    { id: "hostname", name: "hostname", run: () => applyHostname(c.hostname) },
+    { id: "tmpfs", name: "tmpfs mounts", run: () => mountTmpfs(c.tmpfs) },
+    { id: "tmp-dirs", name: "tmp directories", run: tmpDirs },
+    {
+      id: "network",
+      name: "network",
+      run: () => {
+        loopbackUp();
+        if (c.net) configureInterface(c.net, c.ipv4, c.ipv6);
+      },
+    },
+    {
+      id: "ca",
+      name: "TLS CA certificate",
+      run: () => {
+        const r = installCa();
+        if (!r) return;
+        for (const w of r.warnings) log("warn", `ca: ${w}`);
+        Object.assign(exported, r.env);
+      },
+    },
+    { id: "profile", name: "/etc/profile scripts path", run: () => addProfileBlock() },
+    { id: "run-dir", name: "run directory", run: runDir },
+  );
+  return steps;
 }

@@ -29,6 +29,16 @@ const SYMBOLS = {
   chroot: { args: [FFIType.cstring], returns: FFIType.i32 },
   sethostname: { args: [FFIType.cstring, FFIType.u64], returns: FFIType.i32 },
   sync: { args: [], returns: FFIType.void },
+  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  sendto: {
+    args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32],
+    returns: FFIType.i64,
+  },
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  // ioctl is variadic; the third argument is a pointer for every request used here.
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
   reboot: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
@@ -83,6 +93,10 @@ export function strerror(errnoValue: number): string {
 export function check(result: number, call: string, subject: string): number {
   if (result === -1) throw new SysError(call, subject, errnoNow());
   return result;
+}
+
+export function closeFd(fd: number): void {
+  open().close(fd);
 }
 
 /** dup(2): a new descriptor for the same open file, owned by the caller. */

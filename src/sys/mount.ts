@@ -10,6 +10,7 @@ export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_RELATIME = 0x200000;
+export const MS_SHARED = 0x100000;
 export const MNT_DETACH = 0x2;
 
 const cstr = (s: string | null) => (s === null ? null : Buffer.from(s + "\0"));

@@ -1,0 +1,69 @@
+/**
+ * Step 9: loopback up with 127.0.0.1/8 and ::1/128; with MSB_NET the interface's MAC and MTU,
+ * the MSB_NET_IPV4/IPV6 addresses (IPv6 without DAD so it works at once), link up, default
+ * routes via the gateways, and /etc/resolv.conf with the DNS servers (IPv4 first).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  defaultRouteMessage,
+  ifindex,
+  newAddrMessage,
+  rtnetlink,
+  setLinkUp,
+  setMac,
+  setMtu,
+} from "../../sys/netlink.ts";
+import type { IpConfig, NetLink } from "../grammar.ts";
+
+const LOOPBACK_V4 = Uint8Array.of(127, 0, 0, 1);
+const LOOPBACK_V6 = Uint8Array.of(...new Array(15).fill(0), 1);
+
+export function loopbackUp(): void {
+  setLinkUp("lo", true);
+  const lo = ifindex("lo");
+  // The kernel may already have added these when lo came up.
+  rtnetlink(newAddrMessage(lo, LOOPBACK_V4, 8), "RTM_NEWADDR", "lo 127.0.0.1/8", true);
+  rtnetlink(newAddrMessage(lo, LOOPBACK_V6, 128), "RTM_NEWADDR", "lo ::1/128", true);
+}
+
+export function resolvConf(ipv4: IpConfig | null, ipv6: IpConfig | null): string | null {
+  const servers = [ipv4?.text.dns, ipv6?.text.dns].filter((d): d is string => !!d);
+  return servers.length ? servers.map((s) => `nameserver ${s}\n`).join("") : null;
+}
+
+export function configureInterface(
+  net: NetLink,
+  ipv4: IpConfig | null,
+  ipv6: IpConfig | null,
+  root = "/",
+): void {
+  const index = ifindex(net.iface);
+  setLinkUp(net.iface, false);
+  setMac(net.iface, net.mac);
+  setMtu(net.iface, net.mtu);
+  for (const ip of [ipv4, ipv6]) {
+    if (ip)
+      rtnetlink(
+        newAddrMessage(index, ip.addr, ip.prefix),
+        "RTM_NEWADDR",
+        `${net.iface} ${ip.text.addr}/${ip.prefix}`,
+        true,
+      );
+  }
+  setLinkUp(net.iface, true);
+  for (const ip of [ipv4, ipv6]) {
+    if (ip)
+      rtnetlink(
+        defaultRouteMessage(index, ip.gw),
+        "RTM_NEWROUTE",
+        `default via ${ip.text.gw} dev ${net.iface}`,
+        true,
+      );
+  }
+  const resolv = resolvConf(ipv4, ipv6);
+  if (resolv) {
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc", "resolv.conf"), resolv);
+  }
+}
