@@ -8,6 +8,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -244,5 +245,43 @@ describe("Mkdir, Remove, RemoveDir, Copy, Rename", () => {
     expect(await remoteError(client.rename(join(dir, "r-src"), join(dir, "r/x")))).toMatch(
       /^rename: No such file/,
     );
+  });
+});
+
+describe("Write onto a bind-mounted file (rename cannot replace a mount point)", () => {
+  test("falls back to an in-place write with fsync and the content arrives", async () => {
+    const { mkdtempSync: mk, writeFileSync: wf, readFileSync: rf } = await import("node:fs");
+    const { tmpdir: td } = await import("node:os");
+    const base = mk(join(td(), "agentd-bind-"));
+    const source = join(base, "source.txt");
+    const target = join(base, "target.txt");
+    wf(source, "original\n");
+    wf(target, "");
+    // agentd runs in its own mount namespace where target.txt is a bind mount of source.txt.
+    const bound = await startAgent({
+      wrap: [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `mount --bind "${source}" "${target}" && exec "$0" "$@"`,
+      ],
+    });
+    try {
+      const c = await bound.connect();
+      await c.writeFile(target, "replaced through the bind mount\n");
+      expect(rf(source, "utf8")).toBe("replaced through the bind mount\n");
+      const inside = await c
+        .exec("sh", ["-c", `grep -c " ${target} " /proc/self/mountinfo; cat "${target}"`])
+        .collect();
+      expect(Buffer.from(inside.stdout).toString()).toBe("1\nreplaced through the bind mount\n");
+      expect(readdirSync(base).filter((n) => n.includes("agentd-partial"))).toEqual([]);
+      c.close();
+    } finally {
+      await bound.stop();
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
