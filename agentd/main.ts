@@ -4,6 +4,7 @@
  */
 const startedNs = process.hrtime.bigint();
 
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
     defaultUser: process.env[ENV_USER]?.trim() || null,
     ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: process.hrtime.bigint() },
     hostMode: socket !== null,
+    // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
+    spillDir: socket === null ? "/run/agentd-spill" : join(tmpdir(), `agentd-spill-${process.pid}`),
   };
   agent = socket === null ? await runGuestMode(config) : runHostMode(socket, runtimeDir, config);
 }

@@ -87,6 +87,42 @@ rows.push({
   note: `${right}/200 exit codes right`,
 });
 
+// Fairness: keystrokes echoed by a tty `cat` while a 1 GiB file streams through fs read.
+const sparse = join(dir, "sparse-1g.bin");
+Bun.spawnSync(["truncate", "-s", "1G", sparse]);
+const tty = client.exec("cat", [], { tty: true });
+await tty.started;
+const echoes: number[] = [];
+const keyWait: { resolve: (() => void) | null } = { resolve: null };
+void (async () => {
+  for await (const o of tty.output) if (o.data.includes(0x6b)) keyWait.resolve?.();
+})();
+let streaming = true;
+const download = (async () => {
+  for await (const _c of client.read(sparse)) if (!streaming) break;
+})();
+await Bun.sleep(200);
+for (let i = 0; i < 100; i++) {
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    keyWait.resolve = resolve;
+    void tty.write("k");
+  });
+  echoes.push(performance.now() - t0);
+  await Bun.sleep(10);
+}
+streaming = false;
+await download;
+tty.signal(9);
+echoes.sort((a, b) => a - b);
+rows.push({ metric: "tty echo p50 during 1 GiB fs read", value: percentile(echoes, 50), unit: "ms" });
+rows.push({
+  metric: "tty echo p99 during 1 GiB fs read",
+  value: percentile(echoes, 99),
+  unit: "ms",
+  limit: 100,
+});
+
 rows.push({ metric: "agentd RSS idle", value: idle / 1024, unit: "MiB" });
 rows.push({ metric: "agentd RSS peak", value: rss.stop() / 1024, unit: "MiB", limit: 64 });
 printTable("agentd host mode (Unix socket)", rows);

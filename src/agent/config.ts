@@ -18,6 +18,8 @@ export interface AgentConfig {
   readonly defaultUser: string | null;
   /** Times reported in core.ready. */
   readonly ready: Ready;
+  /** Where stdin a child has not read yet is spilled (see exec/stdin-spill.ts). */
+  readonly spillDir: string;
   /** Host mode: exit the process on core.shutdown instead of powering off. */
   readonly hostMode: boolean;
 }

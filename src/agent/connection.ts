@@ -50,9 +50,9 @@ export class Connection implements SessionContext {
     return this.#closed;
   }
 
-  send(id: number, message: Message): void {
+  send(id: number, message: Message, bulk = false): void {
     if (this.#closed) return;
-    this.queue.push(encodeFrame(id, message));
+    this.queue.push(encodeFrame(id, message), bulk);
   }
 
   log(message: string): void {

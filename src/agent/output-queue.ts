@@ -1,9 +1,13 @@
 /**
- * The bounded output queue between every producer of frames and the host link. It counts its
- * bytes; producers of bulk data (child output, file reads) await `room()` before producing the
- * next chunk, so when the host stops reading, the children block on their pipes instead of
- * agentd buffering without limit. Control frames (started, exited, fs.response) are always
- * accepted: there is at most a handful per session, so they cannot grow the queue unboundedly.
+ * The bounded output queue between every producer of frames and the host link, in two lanes.
+ *
+ * - bulk: pipe output and fs.data. Producers await `room()` before producing the next chunk, so
+ *   when the host stops reading, children block on their pipes instead of agentd buffering
+ *   without limit. The high-water mark bounds what is held.
+ * - urgent: everything else (started, exited, fs.response, terminal output, stderr lines of
+ *   agentd). Small and few per session; they go ahead of queued bulk frames, so a keystroke's echo
+ *   does not wait behind megabytes of a file download. Only the frame being written, which cannot
+ *   be interrupted without corrupting the stream, is finished first.
  */
 
 /** Where queued bytes go. `write` returns how many bytes it took (0..length). */
@@ -12,14 +16,19 @@ export interface ByteSink {
 }
 
 /**
- * High-water mark of the output queue, 8 MiB: two full fs.data chunks plus slack, enough to keep
+ * High-water mark of the bulk lane, 8 MiB: two full fs.data chunks plus slack, enough to keep
  * the link busy while a producer refills, small against the 64 MiB RSS budget.
  */
 export const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
 
 export class OutputQueue {
-  #frames: Uint8Array[] = [];
-  #bytes = 0;
+  #urgent: Uint8Array[] = [];
+  #bulk: Uint8Array[] = [];
+  /** The rest of a frame already partly written: it must go out before anything else. */
+  #current: Uint8Array | null = null;
+  #currentBulk = false;
+  #bulkBytes = 0;
+  #urgentBytes = 0;
   #waiters: (() => void)[] = [];
   #sink: ByteSink | null;
   #closed = false;
@@ -31,9 +40,9 @@ export class OutputQueue {
     this.#sink = sink;
   }
 
-  /** Bytes waiting to be written. */
+  /** Bytes waiting to be written, both lanes. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#bulkBytes + this.#urgentBytes;
   }
 
   get closed(): boolean {
@@ -41,32 +50,55 @@ export class OutputQueue {
   }
 
   /** Queues a frame and writes as much as the sink takes now. */
-  push(frame: Uint8Array): void {
+  push(frame: Uint8Array, bulk = false): void {
     if (this.#closed) return;
-    this.#frames.push(frame);
-    this.#bytes += frame.length;
+    if (bulk) {
+      this.#bulk.push(frame);
+      this.#bulkBytes += frame.length;
+    } else {
+      this.#urgent.push(frame);
+      this.#urgentBytes += frame.length;
+    }
     this.flush();
+  }
+
+  #next(): boolean {
+    if (this.#current) return true;
+    const urgent = this.#urgent.shift();
+    if (urgent) {
+      this.#current = urgent;
+      this.#currentBulk = false;
+      return true;
+    }
+    const bulk = this.#bulk.shift();
+    if (bulk) {
+      this.#current = bulk;
+      this.#currentBulk = true;
+      return true;
+    }
+    return false;
   }
 
   /** Writes queued bytes until the sink is full; call again when the sink drains. */
   flush(): void {
     const sink = this.#sink;
-    while (sink && this.#frames.length > 0) {
-      const head = this.#frames[0]!;
-      const n = sink.write(head);
-      if (n > 0) this.#bytes -= n;
-      if (n >= head.length) this.#frames.shift();
+    while (sink && this.#next()) {
+      const head = this.#current!;
+      const n = Math.max(0, sink.write(head));
+      if (this.#currentBulk) this.#bulkBytes -= n;
+      else this.#urgentBytes -= n;
+      if (n >= head.length) this.#current = null;
       else {
-        if (n > 0) this.#frames[0] = head.subarray(n);
+        this.#current = head.subarray(n);
         break;
       }
     }
-    if (this.#bytes < this.highWater) this.#wake();
+    if (this.#bulkBytes < this.highWater) this.#wake();
   }
 
-  /** Resolves when the queue is below its high-water mark (or closed); null when it is now. */
+  /** Resolves when the bulk lane is below its high-water mark (or closed); null when it is now. */
   room(): Promise<void> | null {
-    if (this.#closed || this.#bytes < this.highWater) return null;
+    if (this.#closed || this.#bulkBytes < this.highWater) return null;
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -74,8 +106,11 @@ export class OutputQueue {
   close(): void {
     this.#closed = true;
     this.#sink = null;
-    this.#frames = [];
-    this.#bytes = 0;
+    this.#urgent = [];
+    this.#bulk = [];
+    this.#current = null;
+    this.#bulkBytes = 0;
+    this.#urgentBytes = 0;
     this.#wake();
   }
 

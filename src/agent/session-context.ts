@@ -11,6 +11,7 @@ export interface SessionContext {
   readonly config: AgentConfig;
   readonly queue: OutputQueue;
   readonly budget: InboundBudget;
-  send(id: number, message: Message): void;
+  /** Sends a frame; `bulk` puts it in the output queue's bulk lane (pipe output, fs.data). */
+  send(id: number, message: Message, bulk?: boolean): void;
   log(message: string): void;
 }

@@ -37,7 +37,7 @@ describe("output queue", () => {
     let open = false;
     const q = new OutputQueue({ write: (b) => (open ? b.length : 0) }, 8);
     expect(q.room()).toBeNull();
-    q.push(new Uint8Array(8));
+    q.push(new Uint8Array(8), true);
     const room = q.room();
     expect(room).not.toBeNull();
     let resolved = false;
@@ -50,9 +50,39 @@ describe("output queue", () => {
     expect(resolved).toBe(true);
   });
 
+  test("urgent frames go ahead of queued bulk frames, but never split the frame being written", () => {
+    let open = 2;
+    const out: number[] = [];
+    const q = new OutputQueue(
+      {
+        write: (b) => {
+          const n = Math.min(open, b.length);
+          out.push(...b.subarray(0, n));
+          open -= n;
+          return n;
+        },
+      },
+      100,
+    );
+    q.push(Uint8Array.of(1, 1, 1), true);
+    q.push(Uint8Array.of(2, 2), true);
+    q.push(Uint8Array.of(9));
+    open = 100;
+    q.flush();
+    expect(out).toEqual([1, 1, 1, 9, 2, 2]);
+  });
+
+  test("room() counts only the bulk lane", () => {
+    const q = new OutputQueue({ write: () => 0 }, 4);
+    q.push(new Uint8Array(10));
+    expect(q.room()).toBeNull();
+    q.push(new Uint8Array(4), true);
+    expect(q.room()).not.toBeNull();
+  });
+
   test("close releases waiters and drops queued bytes", async () => {
     const q = new OutputQueue({ write: () => 0 }, 1);
-    q.push(new Uint8Array(5));
+    q.push(new Uint8Array(5), true);
     const room = q.room()!;
     q.close();
     await room;

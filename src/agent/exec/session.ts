@@ -13,6 +13,7 @@ import { buildEnv } from "./env.ts";
 import { Pump } from "./pump.ts";
 import { rlimitArgs } from "./rlimits.ts";
 import { exitStatus, spawnChild, type ExitStatus } from "./spawn.ts";
+import { StdinSpill } from "./stdin-spill.ts";
 import { pipeTarget, StdinWriter } from "./stdin-writer.ts";
 import { parseGroup, parsePasswd, resolveUser, type Identity } from "./user.ts";
 
@@ -80,7 +81,11 @@ export class ExecSession {
     readonly id: number,
     readonly ctx: SessionContext,
   ) {
-    this.#stdin = new StdinWriter(ctx.budget, (m) => ctx.log(`exec ${id}: ${m}`));
+    const spill = new StdinSpill(
+      ctx.config.spillDir,
+      `stdin-${process.pid}-${id}-${Date.now().toString(36)}`,
+    );
+    this.#stdin = new StdinWriter(ctx.budget, (m) => ctx.log(`exec ${id}: ${m}`), spill);
   }
 
   get pid(): number | null {
@@ -122,7 +127,7 @@ export class ExecSession {
   #startPipes(proc: Subprocess): void {
     this.#stdin.attach(pipeTarget(proc.stdin as import("bun").FileSink));
     const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array) =>
-      this.ctx.send(this.id, { type, payload: { data } });
+      this.ctx.send(this.id, { type, payload: { data } }, true);
     this.#pumps = [
       new Pump(proc.stdout as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stdout")),
       new Pump(proc.stderr as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stderr")),
@@ -162,7 +167,8 @@ export class ExecSession {
     const terminal = this.#proc?.terminal;
     if (terminal && !terminal.closed) terminal.close();
     const payload = status.signal === null ? { code: status.code } : { code: -1, signal: status.signal };
-    this.ctx.send(this.id, { type: "core.exec.exited", payload });
+    // Through the bulk lane, behind this session's own output: exited must come last.
+    this.ctx.send(this.id, { type: "core.exec.exited", payload }, true);
   }
 
   #fail(message: string): void {

@@ -1,10 +1,15 @@
 /**
- * Feeds a child's stdin in order and without loss: chunks the child has not taken yet (or that
- * arrive before the process has started) are held and counted against the connection's inbound
- * budget, which pauses reading from the host when too much is held. An empty chunk closes stdin
- * once everything before it is written.
+ * Feeds a child's stdin in order and without loss. Chunks the child has not taken yet (or that
+ * arrive before the process has started) are held in memory up to STDIN_MEMORY per session and
+ * counted against the connection's inbound budget; beyond that they go to a spill file
+ * (stdin-spill.ts), so one child that does not read cannot make agentd stop reading the link. An
+ * empty chunk closes stdin once everything before it is written.
  */
 import type { InboundBudget } from "../inbound-budget.ts";
+import { StdinSpill } from "./stdin-spill.ts";
+
+/** Stdin a session holds in memory before spilling: 1 MiB. */
+export const STDIN_MEMORY = 1024 * 1024;
 
 /** Where stdin goes: a pipe (FileSink) or a terminal. */
 export interface StdinTarget {
@@ -21,10 +26,16 @@ export class StdinWriter {
   #closeRequested = false;
   #closed = false;
 
+  #spill: StdinSpill | null;
+  #overflow: Uint8Array[] = [];
+
   constructor(
     readonly budget: InboundBudget,
     readonly onError: (message: string) => void,
-  ) {}
+    spill: StdinSpill | null = null,
+  ) {
+    this.#spill = spill;
+  }
 
   /** The process has started: start writing what was held. */
   attach(target: StdinTarget): void {
@@ -35,12 +46,39 @@ export class StdinWriter {
   push(data: Uint8Array): void {
     if (this.#closed || this.#closeRequested) return;
     if (data.length === 0) this.#closeRequested = true;
-    else {
+    else if (!this.#spillChunk(data)) {
       this.#pending.push(data);
       this.#heldBytes += data.length;
       this.budget.take(data.length);
     }
     this.#kick();
+  }
+
+  /**
+   * Chunks are kept in three places, read in this order: memory (up to STDIN_MEMORY), then the
+   * spill file, then `#overflow` (memory again, for chunks the spill could not take). A chunk
+   * goes to the first place that is not full and after which nothing newer is already waiting.
+   */
+  #spillChunk(data: Uint8Array): boolean {
+    const spill = this.#spill;
+    if (!spill) return false;
+    if (this.#overflow.length === 0) {
+      if (spill.pending === 0 && this.#heldBytes + data.length <= STDIN_MEMORY) return false;
+      if (spill.append(data)) return true;
+    }
+    this.#overflow.push(data);
+    this.#heldBytes += data.length;
+    this.budget.take(data.length);
+    return true;
+  }
+
+  #nextChunk(): { chunk: Uint8Array; held: boolean } | null {
+    const mem = this.#pending.shift();
+    if (mem) return { chunk: mem, held: true };
+    const spilled = this.#spill?.take();
+    if (spilled) return { chunk: spilled, held: false };
+    const over = this.#overflow.shift();
+    return over ? { chunk: over, held: true } : null;
   }
 
   #kick(): void {
@@ -49,20 +87,20 @@ export class StdinWriter {
 
   async #run(target: StdinTarget): Promise<void> {
     this.#running = true;
-    while (this.#pending.length > 0 && !this.#closed) {
-      const chunk = this.#pending.shift()!;
+    for (let next = this.#nextChunk(); next && !this.#closed; next = this.#nextChunk()) {
       try {
-        await target.write(chunk);
+        await target.write(next.chunk);
       } catch (e) {
         this.onError(`stdin closed by the process: ${e instanceof Error ? e.message : String(e)}`);
-        this.#release(chunk.length);
+        if (next.held) this.#release(next.chunk.length);
         this.discard();
         break;
       }
-      this.#release(chunk.length);
+      if (next.held) this.#release(next.chunk.length);
     }
     this.#running = false;
-    if (this.#closeRequested && !this.#closed && this.#pending.length === 0) this.#end();
+    const drained = this.#pending.length === 0 && !this.#spill?.pending && this.#overflow.length === 0;
+    if (this.#closeRequested && !this.#closed && drained) this.#end();
   }
 
   #release(n: number): void {
@@ -82,6 +120,8 @@ export class StdinWriter {
   /** Drops what is still held (the session is over) and returns its bytes to the budget. */
   discard(): void {
     this.#pending = [];
+    this.#overflow = [];
+    this.#spill?.close();
     this.budget.release(this.#heldBytes);
     this.#heldBytes = 0;
     if (!this.#closed) this.#end();

@@ -27,8 +27,9 @@ export class FsHandlers {
     return this.#writes.has(id) || this.#reads.has(id);
   }
 
+  /** A Read's response goes through the bulk lane, behind its own fs.data. */
   #respond(id: number, payload: FsResponse): void {
-    this.ctx.send(id, { type: "core.fs.response", payload });
+    this.ctx.send(id, { type: "core.fs.response", payload }, this.#reads.has(id));
   }
 
   #ok(id: number, data: FsResponse["data"] = null): void {
@@ -43,8 +44,10 @@ export class FsHandlers {
     if (op.op === "Write") return this.#startWrite(id, op.path, op.mode);
     if (op.op === "Read") this.#reads.add(id);
     this.#run(id, op)
-      .then((data) => this.#ok(id, data))
-      .catch((e) => this.#error(id, message(e)))
+      .then(
+        (data) => this.#ok(id, data),
+        (e) => this.#error(id, message(e)),
+      )
       .finally(() => this.#reads.delete(id));
   }
 

@@ -1,0 +1,172 @@
+/**
+ * Exec, complete: terminals (^C, EOF, resize and SIGWINCH, binary-safe output), all sixteen
+ * rlimits as /proc/self/limits shows them, and stdin that a child never reads, which must not
+ * hold up other sessions or a signal, and must lose no byte.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { AgentClient } from "../../src/host/client.ts";
+import { startAgent, text, type HostAgent } from "./harness.ts";
+
+let agent: HostAgent;
+let client: AgentClient;
+
+beforeAll(async () => {
+  agent = await startAgent();
+  client = await agent.connect();
+});
+afterAll(async () => {
+  client.close();
+  await agent.stop();
+});
+
+describe("tty sessions", () => {
+  test("^C on stdin interrupts the foreground job", async () => {
+    const h = client.exec("sleep", ["30"], { tty: true });
+    await h.started;
+    await Bun.sleep(100);
+    const t = performance.now();
+    await h.write("\x03");
+    expect(await h.exited).toEqual({ code: -1, signal: 2 });
+    expect(performance.now() - t).toBeLessThan(2000);
+  });
+
+  test("output is binary-safe in raw mode", async () => {
+    const bytes = randomBytes(65536);
+    const file = join(agent.dir, "binary.bin");
+    writeFileSync(file, bytes);
+    const h = client.exec("sh", ["-c", `stty raw -echo; printf S; cat ${file}`], { tty: true });
+    const r = await h.collect();
+    const out = Buffer.from(r.stdout);
+    const start = out.indexOf("S") + 1;
+    expect(out.subarray(start).equals(bytes)).toBe(true);
+  });
+
+  test("resize reaches the child as SIGWINCH with the new size", async () => {
+    const h = client.exec("sh", ["-c", "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"], {
+      tty: true,
+      rows: 10,
+      cols: 40,
+    });
+    let seen = "";
+    const reader = (async () => {
+      for await (const o of h.output) {
+        seen += text(o.data);
+        if (seen.includes("ready") && !seen.includes("51 101")) h.resize(51, 101);
+        if (seen.includes("51 101")) break;
+      }
+    })();
+    await Promise.race([reader, Bun.sleep(5000)]);
+    expect(seen).toContain("51 101");
+    h.signal(9);
+    await h.exited;
+  });
+
+  test("the child is a session leader with the terminal as its controlling tty", async () => {
+    const r = await client
+      .exec(
+        "sh",
+        ["-c", 'tty; ps -o pid=,sid=,tty= -p $$ | awk \'{print ($1==$2) ? "leader" : "not-leader"}\''],
+        { tty: true },
+      )
+      .collect();
+    expect(text(r.stdout)).toMatch(/^\/dev\/pts\/\d+\r\nleader\r\n$/);
+  });
+});
+
+describe("rlimits", () => {
+  const limits: [string, string, number, number][] = [
+    ["cpu", "Max cpu time", 100, 200],
+    ["fsize", "Max file size", 2 ** 30, 2 ** 31],
+    ["data", "Max data size", 2 ** 30, 2 ** 31],
+    ["stack", "Max stack size", 4 << 20, 16 << 20],
+    ["core", "Max core file size", 0, 1 << 20],
+    ["rss", "Max resident set", 1 << 29, 1 << 30],
+    ["nproc", "Max processes", 1000, 2000],
+    ["nofile", "Max open files", 256, 512],
+    ["memlock", "Max locked memory", 1 << 16, 1 << 17],
+    ["as", "Max address space", 8 * 2 ** 30, 16 * 2 ** 30],
+    ["locks", "Max file locks", 100, 200],
+    ["sigpending", "Max pending signals", 500, 600],
+    ["msgqueue", "Max msgqueue size", 100000, 200000],
+    ["nice", "Max nice priority", 5, 10],
+    ["rtprio", "Max realtime priority", 1, 2],
+    ["rttime", "Max realtime timeout", 1000, 2000],
+  ];
+  test("all sixteen are applied before exec, as /proc/self/limits shows", async () => {
+    // Raising a hard limit needs CAP_SYS_RESOURCE, which a container may not grant: stay at or
+    // below this machine's own hard limits (the VM tier, with every capability, raises them).
+    const own = (await Bun.file("/proc/self/limits").text()).split("\n");
+    const clamp = (label: string, v: number) => {
+      const hard = own
+        .find((l) => l.startsWith(label))!
+        .slice(47, 68)
+        .trim();
+      return hard === "unlimited" ? v : Math.min(v, Number(hard));
+    };
+    for (const l of limits) {
+      l[3] = clamp(l[1], l[3]);
+      l[2] = Math.min(l[2], l[3]);
+    }
+    const r = await client
+      .exec("cat", ["/proc/self/limits"], {
+        rlimits: limits.map(([resource, , soft, hard]) => ({ resource, soft, hard })),
+      })
+      .collect();
+    expect(text(r.stderr)).toBe("");
+    const table = text(r.stdout);
+    for (const [name, label, soft, hard] of limits) {
+      const line = table.split("\n").find((l) => l.startsWith(label));
+      expect(line, name).toBeDefined();
+      expect(line!.slice(26).trim().split(/\s+/).slice(0, 2), name).toEqual([String(soft), String(hard)]);
+    }
+  });
+  test("u64::MAX is unlimited", async () => {
+    const r = await client
+      .exec("sh", ["-c", "ulimit -c"], {
+        rlimits: [{ resource: "core", soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n }],
+      })
+      .collect();
+    expect(text(r.stdout)).toBe("unlimited\n");
+  });
+  test("an unknown group is a clear spawn failure", async () => {
+    const r = await client.exec("true", [], { user: "root:no-such-group" }).collect();
+    expect(r.code).toBe(-1);
+    expect(text(r.stderr)).toContain("unknown group 'no-such-group'");
+  });
+});
+
+describe("stdin a child never reads", () => {
+  test("100 MiB to it holds up neither other sessions nor a signal to it, and no byte is lost", async () => {
+    // The child reads nothing until told to, then hashes all of its stdin.
+    const flag = join(agent.dir, "go");
+    const slow = client.exec("sh", ["-c", `while [ ! -e ${flag} ]; do sleep 0.05; done; sha256sum`]);
+    await slow.started;
+    const sent = createHash("sha256");
+    const block = randomBytes(1 << 20);
+    for (let i = 0; i < 100; i++) {
+      sent.update(block);
+      await slow.write(block);
+    }
+    // All 100 MiB were taken by agentd (the client's writes completed); another session runs now.
+    let t = performance.now();
+    const other = await client.exec("echo", ["other session"]).collect();
+    expect(text(other.stdout)).toBe("other session\n");
+    expect(performance.now() - t).toBeLessThan(1000);
+    await slow.closeStdin();
+    writeFileSync(flag, "");
+    const r = await slow.collect();
+    expect(text(r.stdout).split(" ")[0]).toBe(sent.digest("hex"));
+
+    // And a signal to such a child arrives at once.
+    const stuck = client.exec("sleep", ["60"]);
+    await stuck.started;
+    for (let i = 0; i < 100; i++) await stuck.write(block);
+    t = performance.now();
+    stuck.signal(15);
+    expect(await stuck.exited).toEqual({ code: -1, signal: 15 });
+    expect(performance.now() - t).toBeLessThan(500);
+  }, 60_000);
+});
