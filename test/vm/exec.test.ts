@@ -1,0 +1,89 @@
+/**
+ * Exec, complete, in the real guest: terminal behaviour, users and groups as the guest's own
+ * files say, every rlimit (raised too: the guest agent has every capability), signals to the
+ * group, and stdin to a child that never reads.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import type { AgentClient } from "../../src/host/client.ts";
+import { bootGuest, text, type Guest } from "./harness.ts";
+
+let guest: Guest;
+let c: AgentClient;
+
+beforeAll(async () => {
+  guest = await bootGuest();
+  c = await guest.connect();
+}, 120_000);
+afterAll(async () => {
+  c?.close();
+  await guest?.stop();
+}, 60_000);
+
+test("a tty session: controlling terminal, ^C, resize and the exit code", async () => {
+  const r = await c.exec("sh", ["-c", "tty; stty size; exit 5"], { tty: true, rows: 20, cols: 70 }).collect();
+  expect(text(r.stdout)).toMatch(/^\/dev\/pts\/\d+\r\n20 70\r\n$/);
+  expect(r.code).toBe(5);
+  const h = c.exec("sleep", ["30"], { tty: true });
+  await h.started;
+  await Bun.sleep(300);
+  await h.write("\x03");
+  expect(await h.exited).toEqual({ code: -1, signal: 2 });
+});
+
+test("`id` as a user matches what `id USER` says from the guest's /etc/group", async () => {
+  // The kernel sorts the group list a process has; `id USER` lists the primary group first.
+  const normalized = (id: string) => id.replace(/groups=(\S+)/, (_m, g: string) => `groups=${g.split(",").sort().join(",")}`);
+  const asUser = text((await c.exec("id", [], { user: "sandbox" }).collect()).stdout);
+  const byName = text((await c.exec("id", ["sandbox"]).collect()).stdout);
+  expect(normalized(asUser)).toBe(normalized(byName));
+  expect(normalized(asUser)).toBe("uid=1000(sandbox) gid=1000(sandbox) groups=100(users),1000(sandbox)\n");
+  // A uid passwd does not know: allowed, with the given gid and no supplementary groups.
+  const numeric = text((await c.exec("id", [], { user: "4242:77" }).collect()).stdout);
+  expect(numeric).toBe("uid=4242 gid=77\n");
+});
+
+test("all sixteen rlimits, raised above the defaults where that needs privilege", async () => {
+  const limits: [string, string, number][] = [
+    ["cpu", "Max cpu time", 300],
+    ["fsize", "Max file size", 2 ** 32],
+    ["data", "Max data size", 2 ** 33],
+    ["stack", "Max stack size", 2 ** 24],
+    ["core", "Max core file size", 2 ** 20],
+    ["rss", "Max resident set", 2 ** 30],
+    ["nproc", "Max processes", 4321],
+    ["nofile", "Max open files", 65536],
+    ["memlock", "Max locked memory", 2 ** 27],
+    ["as", "Max address space", 2 ** 36],
+    ["locks", "Max file locks", 999],
+    ["sigpending", "Max pending signals", 7777],
+    ["msgqueue", "Max msgqueue size", 2 ** 21],
+    ["nice", "Max nice priority", 15],
+    ["rtprio", "Max realtime priority", 50],
+    ["rttime", "Max realtime timeout", 500000],
+  ];
+  const r = await c.exec("cat", ["/proc/self/limits"], { rlimits: limits.map(([resource, , v]) => ({ resource, soft: v, hard: v })) }).collect();
+  expect(text(r.stderr)).toBe("");
+  const table = text(r.stdout).split("\n");
+  for (const [name, label, v] of limits) {
+    const line = table.find((l) => l.startsWith(label));
+    expect(line?.slice(26).trim().split(/\s+/).slice(0, 2), name).toEqual([String(v), String(v)]);
+  }
+});
+
+test("stdin to a child that does not read: no byte lost, other sessions and signals not held up", async () => {
+  const slow = c.exec("sh", ["-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; sha256sum"]);
+  await slow.started;
+  const sent = createHash("sha256");
+  const block = randomBytes(1 << 20);
+  for (let i = 0; i < 32; i++) {
+    sent.update(block);
+    await slow.write(block);
+  }
+  const t = performance.now();
+  expect(text((await c.exec("echo", ["meanwhile"]).collect()).stdout)).toBe("meanwhile\n");
+  expect(performance.now() - t).toBeLessThan(3000);
+  await slow.closeStdin();
+  await c.exec("touch", ["/tmp/go"]).collect();
+  expect(text((await slow.collect()).stdout).split(" ")[0]).toBe(sent.digest("hex"));
+}, 120_000);
