@@ -9,19 +9,42 @@ import { dirname, join } from "node:path";
 import type { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
 import { log } from "../src/agent/log.ts";
+import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
 import { parseArgs, USAGE } from "./args.ts";
 import { runGuestMode, setUpGuest } from "./guest-mode.ts";
 import { runHostMode } from "./host-mode.ts";
 
+/**
+ * JavaScriptCore sizes its heap from the machine's RAM and lets garbage pile up to hundreds of
+ * MiB under bulk I/O; told the machine is small, it collects early. Without the DFG tier the JIT
+ * keeps less code around (agentd's hot paths are native I/O, so little speed is lost). Together
+ * they keep agentd under its 64 MiB budget. These options are read only at start, so agentd
+ * re-executes itself once with them (init sets them in the guest, so there this costs nothing).
+ */
+const HEAP_HINT = { BUN_JSC_forceRAMSize: String(16 * 1024 * 1024), BUN_JSC_useDFGJIT: "0" };
+if (process.env["BUN_JSC_forceRAMSize"] === undefined && !process.env["AGENTD_NO_REEXEC"]) {
+  try {
+    execve(process.execPath, [process.execPath, ...process.argv.slice(2)], {
+      ...(process.env as Record<string, string>),
+      ...HEAP_HINT,
+    });
+  } catch (e) {
+    log("warn", `cannot re-execute with a small heap: ${(e as Error).message}`);
+  }
+}
+
 process.on("uncaughtException", (e) => log("error", `uncaught: ${e?.stack ?? e}`));
 process.on("unhandledRejection", (e) => log("error", `unhandled rejection: ${(e as Error)?.stack ?? e}`));
+
+/** Variables that are agentd's business, not its children's. */
+const AGENTD_OWN_ENV = new Set(["AGENTD_RESTARTS", "AGENTD_NO_REEXEC", ...Object.keys(HEAP_HINT)]);
 
 /** agentd's environment as children inherit it: without the MSB_* and agentd's own variables. */
 function childBaseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("MSB_") && k !== "AGENTD_RESTARTS") env[k] = v;
+    if (v !== undefined && !k.startsWith("MSB_") && !AGENTD_OWN_ENV.has(k)) env[k] = v;
   }
   return env;
 }

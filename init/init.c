@@ -139,6 +139,10 @@ static pid_t start_agentd(int restarts, const sigset_t *mask) {
       /* A restarted agentd skips setup: the guest is already set up. */
       setenv("AGENTD_RESTARTS", value, 1);
     }
+    /* JavaScriptCore reads this only at start: a small heap keeps agentd in its memory budget
+       (agentd would otherwise re-execute itself to set it). */
+    setenv("BUN_JSC_forceRAMSize", "16777216", 0);
+    setenv("BUN_JSC_useDFGJIT", "0", 0);
     char *argv[] = {AGENTD_PATH, NULL};
     execve(AGENTD_PATH, argv, environ);
     say("exec %s: %s", AGENTD_PATH, strerror(errno));

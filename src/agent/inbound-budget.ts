@@ -5,10 +5,10 @@
  * growing; below the low-water mark reading resumes. Nothing is dropped.
  */
 
-/** Bytes held for all sessions before the link pauses: 16 MiB. */
-export const INBOUND_HIGH_WATER = 16 * 1024 * 1024;
-/** Reading resumes below this: 8 MiB, so pause/resume does not flap per chunk. */
-export const INBOUND_LOW_WATER = 8 * 1024 * 1024;
+/** Bytes held for all sessions before the link pauses: 2 MiB (agentd has a 64 MiB budget in all). */
+export const INBOUND_HIGH_WATER = 2 * 1024 * 1024;
+/** Reading resumes below this: 1 MiB, so pause/resume does not flap per chunk. */
+export const INBOUND_LOW_WATER = 1024 * 1024;
 
 export class InboundBudget {
   #held = 0;

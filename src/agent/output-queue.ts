@@ -16,10 +16,10 @@ export interface ByteSink {
 }
 
 /**
- * High-water mark of the bulk lane, 8 MiB: two full fs.data chunks plus slack, enough to keep
+ * High-water mark of the bulk lane, 4 MiB: more than one fs.data chunk, enough to keep
  * the link busy while a producer refills, small against the 64 MiB RSS budget.
  */
-export const OUTPUT_HIGH_WATER = 8 * 1024 * 1024;
+export const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 
 export class OutputQueue {
   #urgent: Uint8Array[] = [];

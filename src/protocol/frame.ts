@@ -145,19 +145,45 @@ export class FrameDecoder {
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #skipping = 0;
+  /**
+   * A frame whose length is known but whose bytes are still arriving: its buffer is allocated
+   * once and chunks are copied in as they come, so a 3 MiB frame does not also keep its ~50
+   * socket chunks alive until the end.
+   */
+  #partial: Uint8Array | null = null;
+  #filled = 0;
 
   /** Bytes held, waiting for the rest of a frame. Bounded by MAX_FRAME_SIZE + one chunk. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#buffered + this.#filled;
   }
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.#partial) {
+      const take = Math.min(chunk.length, this.#partial.length - this.#filled);
+      this.#partial.set(chunk.subarray(0, take), this.#filled);
+      this.#filled += take;
+      chunk = chunk.subarray(take);
+      if (chunk.length === 0) return;
+    }
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
   }
 
+  #decodeWhole(frame: Uint8Array): DecodeEvent {
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    return decodeBody(view.getUint32(OFFSET_ID), frame[OFFSET_FLAGS]!, frame.subarray(OFFSET_BODY));
+  }
+
   next(): DecodeEvent | null {
+    if (this.#partial) {
+      if (this.#filled < this.#partial.length) return null;
+      const frame = this.#partial;
+      this.#partial = null;
+      this.#filled = 0;
+      return this.#decodeWhole(frame);
+    }
     if (this.#skipping > 0) {
       this.#skipping -= this.#discard(this.#skipping);
       if (this.#skipping > 0) return null;
@@ -187,10 +213,15 @@ export class FrameDecoder {
       );
       return { kind: "skipped", id, length: len, error };
     }
-    if (this.#buffered < FRAME_LENGTH_SIZE + len) return null;
-    const frame = this.#take(FRAME_LENGTH_SIZE + len);
-    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-    return decodeBody(view.getUint32(OFFSET_ID), frame[OFFSET_FLAGS]!, frame.subarray(OFFSET_BODY));
+    if (this.#buffered < FRAME_LENGTH_SIZE + len) {
+      // Collect the rest straight into the frame's own buffer (see #partial).
+      const have = this.#buffered;
+      this.#partial = new Uint8Array(FRAME_LENGTH_SIZE + len);
+      this.#partial.set(this.#take(have));
+      this.#filled = have;
+      return null;
+    }
+    return this.#decodeWhole(this.#take(FRAME_LENGTH_SIZE + len));
   }
 
   #peekU32(offset: number): number {

@@ -39,6 +39,7 @@ const SYMBOLS = {
   // ioctl is variadic; the third argument is a pointer for every request used here.
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
+  execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   reboot: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 

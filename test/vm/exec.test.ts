@@ -33,7 +33,8 @@ test("a tty session: controlling terminal, ^C, resize and the exit code", async 
 
 test("`id` as a user matches what `id USER` says from the guest's /etc/group", async () => {
   // The kernel sorts the group list a process has; `id USER` lists the primary group first.
-  const normalized = (id: string) => id.replace(/groups=(\S+)/, (_m, g: string) => `groups=${g.split(",").sort().join(",")}`);
+  const normalized = (id: string) =>
+    id.replace(/groups=(\S+)/, (_m, g: string) => `groups=${g.split(",").sort().join(",")}`);
   const asUser = text((await c.exec("id", [], { user: "sandbox" }).collect()).stdout);
   const byName = text((await c.exec("id", ["sandbox"]).collect()).stdout);
   expect(normalized(asUser)).toBe(normalized(byName));
@@ -62,7 +63,11 @@ test("all sixteen rlimits, raised above the defaults where that needs privilege"
     ["rtprio", "Max realtime priority", 50],
     ["rttime", "Max realtime timeout", 500000],
   ];
-  const r = await c.exec("cat", ["/proc/self/limits"], { rlimits: limits.map(([resource, , v]) => ({ resource, soft: v, hard: v })) }).collect();
+  const r = await c
+    .exec("cat", ["/proc/self/limits"], {
+      rlimits: limits.map(([resource, , v]) => ({ resource, soft: v, hard: v })),
+    })
+    .collect();
   expect(text(r.stderr)).toBe("");
   const table = text(r.stdout).split("\n");
   for (const [name, label, v] of limits) {

@@ -59,7 +59,7 @@ export class FsHandlers {
         return { List: await listOp(op.path) };
       case "Read":
         await readOp(op.path, this.ctx.queue, (data) =>
-          this.ctx.send(id, { type: "core.fs.data", payload: { data } }),
+          this.ctx.send(id, { type: "core.fs.data", payload: { data } }, true),
         );
         return null;
       case "Mkdir":

@@ -4,6 +4,13 @@
  */
 import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
+
+/**
+ * Bytes read per fs.data chunk: 1 MiB, a third of what the protocol allows. Smaller chunks keep
+ * less memory in flight (agentd's RSS budget) and let an interactive frame slip in sooner behind
+ * a download; at 1 MiB the per-frame cost is still negligible.
+ */
+export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 1024 * 1024);
 import type { OutputQueue } from "../output-queue.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
@@ -17,12 +24,13 @@ export async function readOp(
   try {
     const s = await step("read", () => fh.stat());
     if (s.isDirectory()) throw fsFailure("read", errnoError("EISDIR", "is a directory"));
+    // One buffer for the whole read: emit() copies each chunk into its frame before the next read.
+    const buf = new Uint8Array(READ_CHUNK);
     for (;;) {
       const room = queue.room();
       if (room) await room;
       if (queue.closed) return;
-      const buf = new Uint8Array(FS_CHUNK_SIZE);
-      const { bytesRead } = await step("read", () => fh.read(buf, 0, FS_CHUNK_SIZE, null));
+      const { bytesRead } = await step("read", () => fh.read(buf, 0, READ_CHUNK, null));
       if (bytesRead === 0) return;
       emit(buf.subarray(0, bytesRead));
     }
