@@ -17,6 +17,7 @@ import { enterSwitchedRoot } from "../src/setup/steps/block-root.ts";
 import { installCa } from "../src/setup/steps/ca.ts";
 import { runSteps, SetupFailure } from "../src/setup/step.ts";
 import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
+import { bootTimeNs } from "../src/sys/clock.ts";
 import { powerOff, sync } from "../src/sys/system.ts";
 
 /** Exit code for a fatal setup error; init/init.c powers off on it (EX_CONFIG). */
@@ -78,10 +79,18 @@ async function waitForPort(): Promise<string> {
 /** The end of core.shutdown in the guest: flush, make / read-only, flush, and hand over to init. */
 async function finishGuest(): Promise<void> {
   sync();
-  try {
-    mount("none", "/", null, MS_REMOUNT | MS_RDONLY);
-  } catch (e) {
-    log("warn", `remount / read-only: ${(e as Error).message}`);
+  // Processes just sent SIGKILL may still hold files open for writing (EBUSY): retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mount("none", "/", null, MS_REMOUNT | MS_RDONLY);
+      break;
+    } catch (e) {
+      if (attempt >= 20) {
+        log("warn", `remount / read-only: ${(e as Error).message}`);
+        break;
+      }
+      await Bun.sleep(25);
+    }
   }
   sync();
   // init powers off when agentd exits 0; if init is gone (agentd run by hand as PID 1), do it here.
@@ -91,7 +100,7 @@ async function finishGuest(): Promise<void> {
 
 export async function runGuestMode(config: AgentConfig): Promise<Agent> {
   const path = await waitForPort();
-  config.ready.ready_time_ns = process.hrtime.bigint();
+  config.ready.ready_time_ns = bootTimeNs();
   const agent = new Agent(config, finishGuest);
   servePort(path, agent);
   startHeartbeat(RUNTIME_MOUNT_POINT, agent);

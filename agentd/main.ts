@@ -2,13 +2,16 @@
  * agentd's entry. Records the start time first (core.ready reports it), installs the handlers
  * that keep a bug from ending the process, then runs host mode or the guest agent.
  */
-const startedNs = process.hrtime.bigint();
+import { bootTimeNs } from "../src/sys/clock.ts";
+const startedNs = bootTimeNs();
 
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
 import { log } from "../src/agent/log.ts";
+import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
 import { parseArgs, USAGE } from "./args.ts";
@@ -49,6 +52,18 @@ function childBaseEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * In the guest the kernel's OOM killer must pick the workload, never agentd: -999 (init has
+ * -1000). Children get 0 back from the exec helper. Host mode leaves the host's settings alone.
+ */
+function protectFromOom(): void {
+  try {
+    writeFileSync("/proc/self/oom_score_adj", "-999");
+  } catch (e) {
+    log("warn", `oom_score_adj: ${(e as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!args.ok) {
@@ -73,6 +88,12 @@ async function main(): Promise<void> {
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
   const setupNs = socket === null ? await setUpGuest() : 0n;
+  // Upload temp files an earlier agentd left behind (killed mid-write) are removed first.
+  const partials = new PartialJournal(
+    socket === null ? "/run/agentd/partials" : join(runtimeDir ?? tmpdir(), "agentd-partials.journal"),
+  );
+  partials.cleanup();
+  if (socket === null) protectFromOom();
   const config: AgentConfig = {
     baseEnv: childBaseEnv(),
     execHelper: execHelper ?? join(dirname(process.execPath), "agentd-exec"),
@@ -80,10 +101,11 @@ async function main(): Promise<void> {
     passwdFile: "/etc/passwd",
     groupFile: "/etc/group",
     defaultUser: process.env[ENV_USER]?.trim() || null,
-    ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: process.hrtime.bigint() },
+    ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: bootTimeNs() },
     hostMode: socket !== null,
+    partials,
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
-    spillDir: socket === null ? "/run/agentd-spill" : join(tmpdir(), `agentd-spill-${process.pid}`),
+    spillDir: socket === null ? "/run/agentd-spill" : join(tmpdir(), "agentd-spill"),
   };
   agent = socket === null ? await runGuestMode(config) : runHostMode(socket, runtimeDir, config);
 }

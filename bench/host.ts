@@ -96,7 +96,7 @@ const echoes: number[] = [];
 const keyWait: { resolve: (() => void) | null } = { resolve: null };
 void (async () => {
   for await (const o of tty.output) if (o.data.includes(0x6b)) keyWait.resolve?.();
-})();
+})().catch(() => {});
 let streaming = true;
 const download = (async () => {
   for await (const _c of client.read(sparse)) if (!streaming) break;
@@ -128,5 +128,7 @@ rows.push({ metric: "agentd RSS peak", value: rss.stop() / 1024, unit: "MiB", li
 printTable("agentd host mode (Unix socket)", rows);
 writeFileSync(join(root, "bench-host.json"), JSON.stringify(rows, null, 2));
 client.close();
+await client.closed();
 proc.kill();
 rmSync(dir, { recursive: true, force: true });
+process.exit(0);

@@ -117,6 +117,13 @@ int main(int argc, char **argv) {
   if (i >= argc) fail("no command given");
 
   reset_signals();
+  /* agentd protects itself from the OOM killer and children inherit that: give the command the
+     default back, so a memory hog is what the kernel kills. Raising the value needs no privilege. */
+  int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  if (oom >= 0) {
+    if (write(oom, "0", 1) < 0) { /* not fatal: the command just keeps agentd's value */ }
+    close(oom);
+  }
   for (int k = 0; k < nlimits; k++) {
     if (setrlimit(limits[k].res, &limits[k].lim) != 0)
       fail("cannot set rlimit %d to %llu:%llu: %s", limits[k].res,

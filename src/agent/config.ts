@@ -3,6 +3,7 @@
  * children inherit, where the exec helper is, the runtime directory, and the ready times.
  */
 import type { Ready } from "../protocol/payloads.ts";
+import type { PartialJournal } from "./fs/partials.ts";
 
 export interface AgentConfig {
   /** Environment children inherit (agentd's own, minus MSB_* control variables). */
@@ -20,6 +21,8 @@ export interface AgentConfig {
   readonly ready: Ready;
   /** Where stdin a child has not read yet is spilled (see exec/stdin-spill.ts). */
   readonly spillDir: string;
+  /** Journal of upload temp files, cleaned at start (see fs/partials.ts). */
+  readonly partials: PartialJournal | null;
   /** Host mode: exit the process on core.shutdown instead of powering off. */
   readonly hostMode: boolean;
 }

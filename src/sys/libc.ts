@@ -4,6 +4,7 @@
  * call, its subject and the errno name and text.
  */
 import { dlopen, FFIType, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
+import { readdirSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { AgentdError, ErrorCodes } from "../errors.ts";
 
@@ -40,6 +41,7 @@ const SYMBOLS = {
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
   execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   reboot: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
@@ -100,9 +102,30 @@ export function closeFd(fd: number): void {
   open().close(fd);
 }
 
-/** dup(2): a new descriptor for the same open file, owned by the caller. */
+const F_DUPFD_CLOEXEC = 1030;
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+/**
+ * Marks every descriptor above stdio close-on-exec. Bun opens some descriptors (a terminal's
+ * PTY master among them) without O_CLOEXEC; a program agentd starts must not inherit them.
+ */
+export function closeOnExecAll(): number {
+  const lib = open();
+  let fixed = 0;
+  for (const name of readdirSync("/proc/self/fd")) {
+    const fd = Number(name);
+    if (!(fd > 2)) continue;
+    const flags = lib.fcntl(fd, F_GETFD, 0);
+    if (flags >= 0 && !(flags & FD_CLOEXEC) && lib.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) fixed++;
+  }
+  return fixed;
+}
+
+/** dup(2) with close-on-exec (F_DUPFD_CLOEXEC): a new descriptor for the same open file. */
 export function dup(fd: number): number {
-  return check(open().dup(fd), "dup", String(fd));
+  return check(open().fcntl(fd, F_DUPFD_CLOEXEC, 3), "fcntl(F_DUPFD_CLOEXEC)", String(fd));
 }
 
 /** Clears O_NONBLOCK so a read on a threadpool thread waits for data instead of failing EAGAIN. */

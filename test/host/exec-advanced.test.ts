@@ -215,3 +215,26 @@ describe("stdin a child never reads", () => {
     expect(performance.now() - t).toBeLessThan(500);
   }, 60_000);
 });
+
+describe("descriptors", () => {
+  test("a child holds only 0, 1 and 2 (pipes and terminal), and agentd's own are close-on-exec", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    for (const tty of [false, true]) {
+      const h = client.exec("sleep", ["30"], { tty });
+      const pid = await h.started;
+      expect(readdirSync(`/proc/${pid}/fd`).sort()).toEqual(["0", "1", "2"]);
+      if (tty) {
+        for (const fd of readdirSync(`/proc/${agent.proc.pid}/fdinfo`)) {
+          if (Number(fd) <= 2) continue;
+          const flags = parseInt(
+            /flags:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/fdinfo/${fd}`, "utf8"))![1]!,
+            8,
+          );
+          expect({ fd, cloexec: (flags & 0o2000000) !== 0 }).toEqual({ fd, cloexec: true });
+        }
+      }
+      h.signal(9);
+      await h.exited;
+    }
+  });
+});

@@ -20,21 +20,25 @@ export interface HostAgent {
   log(): string;
   connect(): Promise<AgentClient>;
   rssKiB(): number;
-  stop(): Promise<void>;
+  /** Kills agentd (SIGKILL); removes its directory unless `keep`. */
+  stop(keep?: boolean): Promise<void>;
 }
 
 export interface StartOptions {
   env?: Record<string, string>;
   /** Command prefix, e.g. ["unshare", "-m", "--propagation", "private", "sh", "-c", "...; exec \"$0\" \"$@\""]. */
   wrap?: string[];
+  /** Reuse this directory (socket, runtime dir, journal) instead of a fresh one: a restart. */
+  dir?: string;
 }
 
 export async function startAgent(opts: StartOptions = {}): Promise<HostAgent> {
   if (!existsSync(AGENTD)) throw new Error(`${AGENTD} is missing: run 'npm run build' first`);
-  const dir = mkdtempSync(join(tmpdir(), "agentd-test-"));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "agentd-test-"));
   const socket = join(dir, "agent.sock");
   const runtimeDir = join(dir, "runtime");
-  mkdirSync(runtimeDir);
+  mkdirSync(runtimeDir, { recursive: true });
+  rmSync(socket, { force: true });
   const logPath = join(dir, "agentd.log");
   const proc = Bun.spawn([...(opts.wrap ?? []), AGENTD, "--socket", socket, "--runtime-dir", runtimeDir], {
     env: { ...process.env, ...opts.env },
@@ -60,10 +64,10 @@ export async function startAgent(opts: StartOptions = {}): Promise<HostAgent> {
       const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
     },
-    async stop() {
+    async stop(keep = false) {
       if (proc.exitCode === null) proc.kill(9);
       await proc.exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -35,14 +35,15 @@ test("core.ready arrives on every connection with consistent nanosecond times", 
 test("after a disconnect, the dropped sessions are killed and a new connection works", async () => {
   agent = await startAgent();
   const first = await agent.connect();
-  const h = first.exec("sh", ["-c", "sleep 100 & sleep 101; echo never"]);
+  // Durations no other test uses: pgrep below sees the whole machine.
+  const h = first.exec("sh", ["-c", "sleep 313.7 & sleep 313.8; echo never"]);
   const pid = await h.started;
   await Bun.sleep(100);
   first.close();
   for (let i = 0; i < 100 && alive(pid); i++) await Bun.sleep(20);
   expect(alive(pid)).toBe(false);
   const second = await agent.connect();
-  const r = await second.exec("sh", ["-c", "pgrep -f '^sleep 10[01]$' || echo none"]).collect();
+  const r = await second.exec("sh", ["-c", "pgrep -f '^sleep 313\\.[78]$' || echo none"]).collect();
   expect(text(r.stdout)).toBe("none\n");
   second.close();
   expect(agent.log()).toContain("host disconnected; ended 1 session(s)");

@@ -7,7 +7,7 @@
 import { close as fsClose, read as fsRead } from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { Subprocess } from "bun";
-import { dup, setBlocking } from "../../sys/libc.ts";
+import { closeOnExecAll, dup, setBlocking } from "../../sys/libc.ts";
 
 export interface SpawnPlan {
   /** Full argv: helper, its options, `--`, command, arguments. */
@@ -85,6 +85,8 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
         env: plan.env,
         terminal: { rows, cols, data: (_t, data) => onData(data), exit: () => onClose() },
       });
+      // Bun opens the PTY master without O_CLOEXEC; later children must not inherit it.
+      closeOnExecAll();
       return { ok: true, proc };
     }
     const proc = Bun.spawn(plan.argv, {

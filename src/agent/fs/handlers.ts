@@ -81,7 +81,7 @@ export class FsHandlers {
   }
 
   #startWrite(id: number, path: string, mode: number | null): void {
-    const session = new WriteSession(id, path, mode, this.ctx.budget);
+    const session = new WriteSession(id, path, mode, this.ctx.budget, this.ctx.config.partials);
     const entry = { session, responded: false };
     this.#writes.set(id, entry);
     session.opened.catch((e) => this.#failWrite(id, entry, e));

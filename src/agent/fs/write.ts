@@ -23,6 +23,7 @@ import {
 import { basename, dirname, join } from "node:path";
 import type { InboundBudget } from "../inbound-budget.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
+import type { PartialJournal } from "./partials.ts";
 
 /** Temp files of unfinished uploads carry this marker, so a restarted agentd can remove them. */
 export const PARTIAL_MARKER = ".agentd-partial-";
@@ -53,6 +54,7 @@ export class WriteSession {
     readonly path: string,
     readonly mode: number | null,
     readonly budget: InboundBudget,
+    readonly journal: PartialJournal | null = null,
   ) {
     this.opened = this.#open();
     this.#busy = this.opened;
@@ -68,9 +70,11 @@ export class WriteSession {
       `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomBytes(4).toString("hex")}`,
     );
     try {
+      this.journal?.add(temp);
       this.#fh = await open(temp, "wx", 0o600);
       this.#temp = temp;
     } catch (e) {
+      this.journal?.remove(temp);
       if (!IN_PLACE_ERRORS.has((e as { code?: string }).code ?? "")) throw fsFailure("open for write", e);
       this.#fh = await step("open for write", () => open(this.#target, "w"));
     }
@@ -128,6 +132,8 @@ export class WriteSession {
         throw fsFailure("write", e);
       }
       await this.#copyInPlace();
+    } finally {
+      this.journal?.remove(this.#temp);
     }
   }
 
@@ -149,6 +155,9 @@ export class WriteSession {
     this.#done = true;
     await this.#busy.catch(() => {});
     await this.#fh?.close().catch(() => {});
-    if (this.#temp) await unlink(this.#temp).catch(() => {});
+    if (this.#temp) {
+      await unlink(this.#temp).catch(() => {});
+      this.journal?.remove(this.#temp);
+    }
   }
 }

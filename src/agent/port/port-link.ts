@@ -13,10 +13,11 @@ import type { Agent } from "../agent.ts";
 import type { Connection } from "../connection.ts";
 import type { Link } from "../link.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, openFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
+import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 
 type WorkerMessage =
   | { kind: "up" | "down" | "writable" }
-  | { kind: "data"; chunk: Uint8Array }
+  | { kind: "data"; slot: number; length: number }
   | { kind: "error"; message: string };
 
 export function servePort(path: string, agent: Agent): void {
@@ -24,6 +25,9 @@ export function servePort(path: string, agent: Agent): void {
   const [wakeRead, wakeWrite] = wakePipe();
   const control = new SharedArrayBuffer(8);
   const flags = new Int32Array(control);
+  const inbox = new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK);
+  const slots = new SharedArrayBuffer(4 * INBOX_SLOTS);
+  const slotState = new Int32Array(slots);
   const wake = () => writeFd(wakeWrite, Uint8Array.of(1), "wake pipe");
   let conn: Connection | null = null;
 
@@ -69,9 +73,14 @@ export function servePort(path: string, agent: Agent): void {
         conn = null;
         Atomics.store(flags, 0, 0);
         return;
-      case "data":
-        conn?.receive(m.chunk);
+      case "data": {
+        // Copy out and free the slot at once; the copy is ours (the decoder may keep it).
+        const chunk = new Uint8Array(inbox, m.slot * READ_CHUNK, m.length).slice();
+        Atomics.store(slotState, m.slot, 0);
+        Atomics.notify(slotState, m.slot);
+        conn?.receive(chunk);
         return;
+      }
       case "writable":
         conn?.drained();
         return;
@@ -80,6 +89,6 @@ export function servePort(path: string, agent: Agent): void {
     }
   };
   worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  worker.postMessage({ fd, wakeFd: wakeRead, control });
+  worker.postMessage({ fd, wakeFd: wakeRead, control, inbox, slots });
   log("info", `serving on ${path}`);
 }

@@ -38,6 +38,8 @@ export interface StartOptions {
   net?: boolean;
   accel?: string;
   cacheDir: string;
+  /** Appended to QEMU's command line (the benchmark adds a second port). */
+  extraQemuArgs?: string[];
 }
 
 export interface VmState {
@@ -173,6 +175,7 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     mac,
     env,
   });
+  args.push(...(o.extraQemuArgs ?? []));
   const qemu = Bun.spawn(args, {
     stdin: "ignore",
     stdout: Bun.file(join(dir, "qemu.log")),

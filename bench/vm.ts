@@ -1,0 +1,227 @@
+/**
+ * The guest benchmark: boots the default guest under TCG and measures, in one run and through
+ * the same virtio-serial device, the raw port (a second port, `bench`, driven by busybox dd/cat
+ * in the guest) next to agentd: stdout and stdin streaming, fs read and write, exec round trip
+ * next to its floor, 200 concurrent execs, agentd's RSS, and boot-to-ready. Prints a table with
+ * ratios to the limits and writes bench-vm.json. Numbers only; nothing here asserts.
+ */
+import { createConnection, type Socket } from "node:net";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AgentClient } from "../src/host/client.ts";
+import { percentile, printTable, type Row } from "./stats.ts";
+import { bootGuest, text } from "../test/vm/harness.ts";
+
+const MiB = 1024 * 1024;
+const SIZE = Number(process.env["BENCH_MIB"] ?? 256) * MiB;
+const rows: Row[] = [];
+const dir = mkdtempSync(join(tmpdir(), "agentd-bench-vm-"));
+const benchSock = join(dir, "bench.sock");
+const guest = await bootGuest({
+  stateDir: join(dir, "state"),
+  extraQemuArgs: [
+    "-chardev",
+    `socket,id=bench,path=${benchSock},server=on,wait=off`,
+    "-device",
+    "virtserialport,bus=vser.0,chardev=bench,name=bench",
+  ],
+});
+const c = await AgentClient.connect(guest.state.socket);
+const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
+const mbps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
+/** Resets agentd's peak RSS (VmHWM) so the next reading covers one phase only. */
+const resetPeak = () => sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
+const peaks: Record<string, number> = {};
+const notePeak = async (phase: string) => {
+  const hwm = await sh("grep VmHWM /proc/$(pidof agentd)/status");
+  peaks[phase] = Number(/(\d+)/.exec(hwm)?.[1] ?? 0) / 1024;
+  await resetPeak();
+};
+
+const benchPort = (
+  await sh("for p in /sys/class/virtio-ports/*; do [ $(cat $p/name) = bench ] && basename $p; done")
+).trim();
+function openBench(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection(benchSock, () => resolve(s));
+    s.once("error", reject);
+  });
+}
+
+// Raw port, guest → host: dd of /dev/zero into the bench port; the host drains the socket.
+let raw = await openBench();
+await Bun.sleep(300);
+let got = 0;
+let t = performance.now();
+const drained = new Promise<void>((resolve) =>
+  raw.on("data", (d: Buffer) => ((got += d.length) >= SIZE ? resolve() : undefined)),
+);
+void sh(`dd if=/dev/zero of=/dev/${benchPort} bs=1M count=${SIZE / MiB} 2>/dev/null`);
+await drained;
+const rawOut = mbps(SIZE, performance.now() - t);
+rows.push({ metric: "raw port guest→host (dd bs=1M)", value: rawOut, unit: "MB/s" });
+
+// Raw port, host → guest: the guest reads with head -c into /dev/null.
+const reader = c.exec("sh", ["-c", `head -c ${SIZE} /dev/${benchPort} > /dev/null; echo done`]);
+await reader.started;
+await Bun.sleep(200);
+const block = new Uint8Array(MiB);
+t = performance.now();
+for (let i = 0; i < SIZE / MiB; i++) if (!raw.write(block)) await new Promise((r) => raw.once("drain", r));
+await reader.collect();
+const rawIn = mbps(SIZE, performance.now() - t);
+rows.push({ metric: "raw port host→guest (head -c)", value: rawIn, unit: "MB/s" });
+
+// agentd: stdout streaming.
+await resetPeak();
+t = performance.now();
+got = 0;
+for await (const o of c.exec("head", ["-c", String(SIZE), "/dev/zero"]).output) got += o.data.length;
+rows.push({
+  metric: "stdout streaming",
+  value: mbps(got, performance.now() - t),
+  unit: "MB/s",
+  limit: rawOut * 0.5,
+  note: "target ≥ 50% of raw guest→host",
+});
+await notePeak("stdout");
+
+// agentd: stdin streaming.
+const sink = c.exec("sh", ["-c", "cat > /dev/null"]);
+await sink.started;
+t = performance.now();
+for (let i = 0; i < SIZE / MiB; i++) await sink.write(block);
+await sink.closeStdin();
+await sink.exited;
+rows.push({
+  metric: "stdin streaming",
+  value: mbps(SIZE, performance.now() - t),
+  unit: "MB/s",
+  limit: rawIn * 0.9,
+  note: "target ≥ 90% of raw host→guest",
+});
+await notePeak("stdin");
+
+// agentd: fs write and read.
+async function* source() {
+  for (let i = 0; i < SIZE / MiB; i++) yield block;
+}
+t = performance.now();
+await c.writeFile("/tmp/bench.bin", source());
+rows.push({
+  metric: "fs write",
+  value: mbps(SIZE, performance.now() - t),
+  unit: "MB/s",
+  limit: rawIn * 0.9,
+  note: "target ≥ 90% of raw host→guest",
+});
+await notePeak("fs write");
+t = performance.now();
+got = 0;
+for await (const chunk of c.read("/tmp/bench.bin")) got += chunk.length;
+rows.push({
+  metric: "fs read",
+  value: mbps(got, performance.now() - t),
+  unit: "MB/s",
+  limit: rawOut * 0.5,
+  note: "target ≥ 50% of raw guest→host",
+});
+await notePeak("fs read");
+await sh("rm -f /tmp/bench.bin");
+
+// Exec round trip of `true` next to its floor: a one-byte echo through the port plus the guest's
+// own fork+exec+wait of `true`.
+const echo = c.exec("sh", ["-c", `exec 3<>/dev/${benchPort}; cat <&3 >&3`]);
+await echo.started;
+raw.removeAllListeners("data");
+await Bun.sleep(200);
+const echoes: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    raw.once("data", () => resolve());
+    raw.write("x");
+  });
+  echoes.push(performance.now() - t0);
+}
+echoes.sort((a, b) => a - b);
+echo.signal(9);
+const loop = await sh(
+  "a=$(cut -d' ' -f1 /proc/uptime); i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; b=$(cut -d' ' -f1 /proc/uptime); echo $a $b",
+);
+const [u0, u1] = loop.trim().split(" ").map(Number);
+const spawnMs = ((u1! - u0!) * 1000) / 200;
+const rtt: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const t0 = performance.now();
+  await c.exec("true").collect();
+  rtt.push(performance.now() - t0);
+}
+rtt.sort((a, b) => a - b);
+const floor = percentile(echoes, 50) + spawnMs;
+rows.push({
+  metric: "exec round trip p50",
+  value: percentile(rtt, 50),
+  unit: "ms",
+  limit: floor + 2,
+  note: `floor ${floor.toFixed(2)} ms = echo p50 ${percentile(echoes, 50).toFixed(2)} + guest spawn ${spawnMs.toFixed(2)}`,
+});
+rows.push({
+  metric: "exec round trip p99",
+  value: percentile(rtt, 99),
+  unit: "ms",
+  note: `echo p99 ${percentile(echoes, 99).toFixed(2)} ms`,
+});
+
+// 200 concurrent sessions.
+t = performance.now();
+const all = await Promise.all(
+  Array.from({ length: 200 }, (_, i) => c.exec("sh", ["-c", `exit ${i % 200}`]).collect()),
+);
+const right = all.filter((r, i) => r.code === i % 200).length;
+rows.push({
+  metric: "200 concurrent execs",
+  value: performance.now() - t,
+  unit: "ms",
+  note: `${right}/200 exit codes right`,
+});
+await notePeak("execs");
+
+// RSS now (idle) and the peak of each phase above (VmHWM, reset between phases).
+const status = await sh("grep -E 'VmRSS' /proc/$(pidof agentd)/status");
+const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+rows.push({ metric: "agentd RSS now (idle)", value: kib("VmRSS"), unit: "MiB", limit: 64 });
+for (const [phase, mib] of Object.entries(peaks))
+  rows.push({ metric: `agentd RSS peak during ${phase}`, value: mib, unit: "MiB", limit: 64 });
+
+// Boot to ready, from the guest's own clock.
+const ready = await c.ready;
+const dmesg = await sh("dmesg | grep 'Run /init' | head -1");
+const initAt = Number(/\[\s*([\d.]+)\]/.exec(dmesg)?.[1] ?? NaN);
+rows.push({ metric: "kernel start → init", value: initAt * 1000, unit: "ms" });
+rows.push({
+  metric: "init → agentd main (modules, Bun start)",
+  value: Number(ready.boot_time_ns) / 1e6 - initAt * 1000,
+  unit: "ms",
+});
+rows.push({ metric: "agentd setup", value: Number(ready.init_time_ns) / 1e6, unit: "ms" });
+rows.push({
+  metric: "init → core.ready",
+  value: Number(ready.ready_time_ns) / 1e6 - initAt * 1000,
+  unit: "ms",
+  limit: 500,
+});
+rows.push({
+  metric: "image: initramfs",
+  value: statSync(join(import.meta.dir, "..", ".cache", "image", "initramfs.cpio")).size / MiB,
+  unit: "MiB",
+});
+
+printTable("agentd in the guest (TCG, virtio-serial)", rows);
+writeFileSync(join(import.meta.dir, "..", "bench-vm.json"), JSON.stringify(rows, null, 2));
+raw.destroy();
+c.close();
+await guest.stop();
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);

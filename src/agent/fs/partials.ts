@@ -1,0 +1,62 @@
+/**
+ * A journal of upload temp files. An upload writes to a temp file beside its target and renames
+ * it into place at the end; if agentd is killed in between, the temp file would stay forever.
+ * Each temp file is recorded here before it is created and struck off once renamed or removed;
+ * when agentd starts, every temp file still listed is deleted. The journal lives on the guest's
+ * own root (not the host's runtime share), so it survives an agentd restart.
+ */
+import { appendFileSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { log } from "../log.ts";
+
+export class PartialJournal {
+  constructor(readonly path: string) {}
+
+  #append(line: string): void {
+    try {
+      appendFileSync(this.path, line);
+    } catch (e) {
+      log("warn", `partials journal ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
+  add(temp: string): void {
+    this.#append(`+${temp}\n`);
+  }
+
+  remove(temp: string): void {
+    this.#append(`-${temp}\n`);
+  }
+
+  /** Deletes every temp file left by an earlier agentd; returns how many it removed. */
+  cleanup(): number {
+    let text = "";
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch {
+      // No journal yet: nothing was left behind.
+    }
+    const open = new Set<string>();
+    for (const line of text.split("\n")) {
+      if (line.startsWith("+")) open.add(line.slice(1));
+      else if (line.startsWith("-")) open.delete(line.slice(1));
+    }
+    let removed = 0;
+    for (const temp of open) {
+      try {
+        unlinkSync(temp);
+        removed++;
+        log("info", `removed the temp file of an unfinished upload: ${temp}`);
+      } catch {
+        // Already gone (renamed into place before the journal line was written).
+      }
+    }
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(this.path, "");
+    } catch (e) {
+      log("warn", `partials journal ${this.path}: ${(e as Error).message}`);
+    }
+    return removed;
+  }
+}
