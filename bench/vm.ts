@@ -188,6 +188,42 @@ rows.push({
 });
 await notePeak("execs");
 
+// Fairness: keystrokes echoed by a tty `cat` while a 1 GiB (sparse) file streams through fs read.
+await sh("truncate -s 1G /tmp/sparse-1g");
+const tty = c.exec("cat", [], { tty: true });
+await tty.started;
+const keyWait: { resolve: (() => void) | null } = { resolve: null };
+void (async () => {
+  for await (const o of tty.output) if (o.data.includes(0x6b)) keyWait.resolve?.();
+})().catch(() => {});
+// The whole file is read (there is no way to cancel a Read); keystrokes go in while it streams.
+const download = (async () => {
+  for await (const _chunk of c.read("/tmp/sparse-1g"));
+})().catch(() => {});
+await Bun.sleep(500);
+const keys: number[] = [];
+for (let i = 0; i < 100; i++) {
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    keyWait.resolve = resolve;
+    void tty.write("k");
+  });
+  keys.push(performance.now() - t0);
+  await Bun.sleep(20);
+}
+tty.signal(9);
+await download;
+await sh("rm -f /tmp/sparse-1g");
+keys.sort((a, b) => a - b);
+rows.push({ metric: "tty echo p50 during 1 GiB fs read", value: percentile(keys, 50), unit: "ms" });
+rows.push({
+  metric: "tty echo p99 during 1 GiB fs read",
+  value: percentile(keys, 99),
+  unit: "ms",
+  limit: 100,
+});
+await notePeak("tty echo + fs read");
+
 // RSS now (idle) and the peak of each phase above (VmHWM, reset between phases).
 const status = await sh("grep -E 'VmRSS' /proc/$(pidof agentd)/status");
 const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
