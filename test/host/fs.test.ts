@@ -18,6 +18,7 @@ import type { AgentClient } from "../../src/host/client.ts";
 import { RemoteFsError } from "../../src/host/errors.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import { startAgent, type HostAgent } from "./harness.ts";
+import { remoteError } from "../support.ts";
 
 let agent: HostAgent;
 let client: AgentClient;
@@ -33,16 +34,6 @@ afterAll(async () => {
   client.close();
   await agent.stop();
 });
-
-async function remoteError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RemoteFsError) return e.remote;
-    throw e;
-  }
-  throw new Error("expected the guest to refuse");
-}
 
 describe("Stat", () => {
   test("reports a file with full st_mode, size and mtime, echoing the path as given", async () => {

@@ -3,21 +3,13 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, text, type HostAgent } from "./harness.ts";
+import { alive } from "../../src/host/process.ts";
 
 let agent: HostAgent | null = null;
 afterEach(async () => {
   await agent?.stop();
   agent = null;
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
-}
 
 test("core.ready arrives on every connection with consistent nanosecond times", async () => {
   agent = await startAgent();

@@ -5,15 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENTCTL } from "../host/harness.ts";
 import { bootGuest, defaultImage, text } from "./harness.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
-}
+import { alive } from "../../src/host/process.ts";
 
 test("vm run boots, runs the command, powers off and exits with its code", async () => {
   defaultImage();

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { AgentClient } from "../../src/host/client.ts";
 import { RemoteFsError } from "../../src/host/errors.ts";
 import { bootGuest, text, type Guest } from "./harness.ts";
+import { remoteError } from "../support.ts";
 
 const MiB = 1024 * 1024;
 let guest: Guest;
@@ -24,16 +25,6 @@ afterAll(async () => {
 async function sh(script: string): Promise<{ code: number; out: string; err: string }> {
   const r = await client.exec("sh", ["-c", script]).collect();
   return { code: r.code, out: text(r.stdout), err: text(r.stderr) };
-}
-
-async function remoteError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RemoteFsError) return e.remote;
-    throw e;
-  }
-  throw new Error("expected an error");
 }
 
 describe("exec in the guest", () => {

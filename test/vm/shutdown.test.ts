@@ -9,15 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CACHE_DIR } from "../../src/host/paths.ts";
 import { bootGuest } from "./harness.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
-}
+import { alive } from "../../src/host/process.ts";
 
 test("shutdown with running sessions leaves a clean ext4 root holding the last write", async () => {
   const dir = mkdtempSync(join(tmpdir(), "agentd-vm-shutdown-"));

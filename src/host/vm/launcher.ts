@@ -13,6 +13,7 @@ import { ConnectionError } from "../errors.ts";
 import { DIST_DIR, PROJECT_ROOT } from "../paths.ts";
 import { chooseAccel } from "./accel.ts";
 import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
+import { alive } from "../process.ts";
 
 export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 
@@ -59,15 +60,6 @@ function tail(path: string, lines = 30): string {
     return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
   } catch {
     return "(no console output)";
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -17,6 +17,7 @@ import { createServer, connect, type Socket } from "node:net";
 import { rmSync } from "node:fs";
 import { MAX_FRAME_SIZE } from "../../protocol/constants.ts";
 import { decodeBody } from "../../protocol/frame.ts";
+import { alive } from "../process.ts";
 
 /** First wait for core.ready on a fresh QEMU connection; doubles after each miss. */
 const FIRST_READY_WAIT_MS = 500;
@@ -26,15 +27,6 @@ interface Prepared {
   upstream: Socket;
   /** Bytes received so far, from the ready frame on. */
   pending: Buffer[];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Offset of the first core.ready frame in `buf`, or -1 (whole frames only). */
