@@ -10,7 +10,8 @@ import { bootGuest, text, type Guest } from "./harness.ts";
 let guest: Guest;
 let c: AgentClient;
 beforeAll(async () => {
-  guest = await bootGuest({ memoryMiB: 1024 });
+  // Small, so the memory hog below reaches the OOM killer quickly even under TCG.
+  guest = await bootGuest({ memoryMiB: 512 });
   c = await guest.connect();
 }, 120_000);
 afterAll(async () => {
@@ -87,4 +88,4 @@ test("agentd and init are shielded from the OOM killer; a memory hog is killed a
   expect(r).toMatchObject({ code: -1, signal: 9 });
   expect((await sh("echo after")).out).toBe("after\n");
   expect((await sh("pidof agentd")).out).toMatch(/^\d+\n$/);
-}, 240_000);
+}, 480_000);
