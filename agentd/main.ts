@@ -102,7 +102,6 @@ async function main(): Promise<void> {
     groupFile: "/etc/group",
     defaultUser: process.env[ENV_USER]?.trim() || null,
     ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: bootTimeNs() },
-    hostMode: socket !== null,
     partials,
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
     spillDir: socket === null ? "/run/agentd-spill" : join(tmpdir(), "agentd-spill"),

@@ -23,6 +23,4 @@ export interface AgentConfig {
   readonly spillDir: string;
   /** Journal of upload temp files, cleaned at start (see fs/partials.ts). */
   readonly partials: PartialJournal | null;
-  /** Host mode: exit the process on core.shutdown instead of powering off. */
-  readonly hostMode: boolean;
 }
