@@ -95,15 +95,7 @@ export class AgentClient {
     const client = new AgentClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
-      socket.once("error", (e: NodeJS.ErrnoException) =>
-        reject(
-          new ConnectionError(
-            e.code === "ENOENT"
-              ? `no agent socket at ${path}: is agentd (or the VM) running? Start one with 'agentctl vm start'`
-              : `cannot connect to ${path}: ${e.message}`,
-          ),
-        ),
-      );
+      socket.once("error", (e: NodeJS.ErrnoException) => reject(new ConnectionError(connectHint(path, e))));
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -111,7 +103,8 @@ export class AgentClient {
         () =>
           reject(
             new ConnectionError(
-              `no core.ready from ${path} within ${timeoutMs} ms: the agent is busy with another host or not ready`,
+              `no core.ready from ${path} within ${timeoutMs / 1000} s: the guest may still be booting ` +
+                `(retry, or look at the VM's console.log), or another client is connected (agentd serves one at a time)`,
             ),
           ),
         timeoutMs,
@@ -269,6 +262,72 @@ export class AgentClient {
   }
 
   /**
+   * A guest file as a ReadableStream (web streams, Node ≥ 18 and Bun); errors with
+   * RemoteFsError if the read fails.
+   *
+   * @example
+   * ```ts
+   * import { Writable } from "node:stream";
+   * await agent.readStream("/var/log/app.log").pipeTo(Writable.toWeb(process.stdout));
+   * ```
+   */
+  readStream(path: string): ReadableStream<Uint8Array> {
+    const it = this.read(path)[Symbol.asyncIterator]();
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const r = await it.next();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+    });
+  }
+
+  /**
+   * A guest file as a WritableStream: the file appears (atomically, with `mode` if given) when
+   * the stream is closed, and closing rejects with RemoteFsError if the guest refused the write.
+   * Writes wait while more than 4 MiB is queued (backpressure). An aborted stream leaves the
+   * target untouched.
+   *
+   * @example
+   * ```ts
+   * import { Readable } from "node:stream";
+   * import { createReadStream } from "node:fs";
+   * await Readable.toWeb(createReadStream("data.bin")).pipeTo(agent.writeStream("/tmp/data.bin"));
+   * ```
+   */
+  writeStream(path: string, mode: number | null = null): WritableStream<Uint8Array> {
+    const HIGH_WATER = 4 * 1024 * 1024;
+    let wake: (() => void) | null = null;
+    const queue = new Channel<Uint8Array>(
+      (c) => c.length,
+      () => {
+        if (queue.bytes <= HIGH_WATER) (wake?.(), (wake = null));
+      },
+    );
+    let failure: unknown = null;
+    const done = this.writeFile(path, queue, mode).catch((e: unknown) => {
+      failure = e;
+      wake?.();
+    });
+    return new WritableStream<Uint8Array>({
+      async write(chunk) {
+        if (failure) throw failure;
+        queue.push(chunk);
+        while (queue.bytes > HIGH_WATER && !failure) await new Promise<void>((r) => (wake = r));
+        if (failure) throw failure;
+      },
+      async close() {
+        queue.end();
+        await done;
+        if (failure) throw failure;
+      },
+      abort(reason) {
+        queue.end(reason instanceof Error ? reason : new Error(String(reason ?? "aborted")));
+      },
+    });
+  }
+
+  /**
    * Uploads to a guest file atomically. `source` may be bytes, text or an async iterable of
    * chunks; chunks are cut to FS_CHUNK_SIZE. Stops sending at the first error response.
    */
@@ -314,6 +373,23 @@ export class AgentClient {
   closed(): Promise<void> {
     if (this.#socket.closed) return Promise.resolve();
     return new Promise((resolve) => this.#socket.once("close", () => resolve()));
+  }
+}
+
+/** What went wrong connecting, and what to do about it. */
+function connectHint(path: string, e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case "ENOENT":
+      return `no agent socket at ${path}: is agentd (or the VM) running? Start one with 'agentctl vm start --state DIR'`;
+    case "ECONNREFUSED":
+      return `nothing is listening on ${path}: the VM or agentd has stopped (a stale socket); start it again`;
+    case "EACCES":
+    case "EPERM":
+      return `no permission to connect to ${path}: run as the user who started the VM, or as root`;
+    case "ENOTSOCK":
+      return `${path} is not a socket: pass the agent's socket, e.g. DIR/agent.sock of 'agentctl vm start --state DIR'`;
+    default:
+      return `cannot connect to ${path}: ${e.message}`;
   }
 }
 

@@ -28,3 +28,15 @@ export class ConnectionError extends AgentdError {
     this.name = "ConnectionError";
   }
 }
+
+/** The guest could not start a command (not found, not executable, unknown user, bad rlimit). */
+export class ExecStartError extends AgentdError {
+  constructor(message: string) {
+    super(ErrorCodes.REMOTE, message);
+    this.name = "ExecStartError";
+  }
+  /** True when the command (or its working directory) does not exist. */
+  get notFound(): boolean {
+    return /No such file or directory/.test(this.message);
+  }
+}

@@ -1,13 +1,20 @@
 /**
- * A running exec session seen from the host: output as async iterables (or collected), a
- * writable stdin, resize and signal, and the exit status.
+ * A running exec session seen from the host: output as an async iterable (or collected), stdin
+ * as a method or a WritableStream, resize and signal, and the exit status.
  */
 import type { ExecExited } from "../protocol/payloads.ts";
 import { Channel } from "./channel.ts";
+import { ExecStartError } from "./errors.ts";
 
 export interface ExecOutput {
   stream: "stdout" | "stderr";
   data: Uint8Array;
+}
+
+/** What a finished command left: its exit and everything it wrote. */
+export interface ExecResult extends ExecExited {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
 }
 
 /** What the session needs from its client. */
@@ -17,18 +24,35 @@ export interface ExecTransport {
   signal(signal: number): void;
 }
 
+/**
+ * One exec session.
+ *
+ * @example
+ * ```ts
+ * const h = agent.exec("sh", ["-c", "read name; echo hello $name"]);
+ * await h.write("world\n");
+ * await h.closeStdin();
+ * for await (const { stream, data } of h.output) process[stream].write(data);
+ * const { code } = await h.exited; // 0
+ * ```
+ */
 export class ExecHandle {
-  /** stdout and stderr chunks in the order they arrived. */
+  /** stdout and stderr chunks in the order they arrived; throws ConnectionError if the link drops. */
   readonly output: Channel<ExecOutput>;
-  /** The pid once `core.exec.started` arrived; rejects if the command could not start. */
+  /** The pid once `core.exec.started` arrived; rejects with ExecStartError if it could not start. */
   readonly started: Promise<number>;
-  /** The exit: `code` (-1 when killed by a signal or when it could not start) and `signal`. */
+  /**
+   * The exit: `code` (-1 when killed by a signal or when it could not start) and `signal`.
+   * Rejects with ConnectionError when the connection drops before the command exits.
+   */
   readonly exited: Promise<ExecExited>;
   #resolveStarted!: (pid: number) => void;
   #rejectStarted!: (e: Error) => void;
   #resolveExited!: (e: ExecExited) => void;
+  #rejectExited!: (e: Error) => void;
   #stderrBeforeStart: Uint8Array[] = [];
   #startedSeen = false;
+  #stdin: WritableStream<Uint8Array | string> | null = null;
 
   constructor(
     readonly id: number,
@@ -41,30 +65,52 @@ export class ExecHandle {
       this.#rejectStarted = reject;
     });
     this.started.catch(() => {});
-    this.exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    this.exited = new Promise((resolve, reject) => {
+      this.#resolveExited = resolve;
+      this.#rejectExited = reject;
+    });
+    this.exited.catch(() => {});
   }
 
-  /** Writes to the command's stdin; resolves when the bytes are on their way. */
+  /** Writes to the command's stdin; resolves when the bytes are on their way (backpressure). */
   write(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     return bytes.length === 0 ? Promise.resolve() : this.transport.stdin(bytes);
   }
 
-  /** Closes stdin (on a tty: sends the EOF character). */
+  /** Closes stdin (on a tty: sends the EOF character, ^D). */
   closeStdin(): Promise<void> {
     return this.transport.stdin(new Uint8Array(0));
   }
 
+  /**
+   * stdin as a WritableStream (web streams, Node ≥ 18 and Bun): closing it closes stdin.
+   *
+   * @example
+   * ```ts
+   * await fileStream.pipeTo(agent.exec("sha256sum").stdin);
+   * ```
+   */
+  get stdin(): WritableStream<Uint8Array | string> {
+    this.#stdin ??= new WritableStream<Uint8Array | string>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.closeStdin(),
+    });
+    return this.#stdin;
+  }
+
+  /** Tells a tty session its new size; the command gets SIGWINCH. */
   resize(rows: number, cols: number): void {
     this.transport.resize(rows, cols);
   }
 
+  /** Sends a signal (a number, e.g. 2 for SIGINT) to the command's process group. */
   signal(signal: number): void {
     this.transport.signal(signal);
   }
 
   /** Collects all output and the exit. */
-  async collect(): Promise<{ code: number; signal?: number; stdout: Uint8Array; stderr: Uint8Array }> {
+  async collect(): Promise<ExecResult> {
     const out: Uint8Array[] = [];
     const err: Uint8Array[] = [];
     for await (const o of this.output) (o.stream === "stdout" ? out : err).push(o.data);
@@ -84,7 +130,7 @@ export class ExecHandle {
   onExited(e: ExecExited): void {
     if (!this.#startedSeen) {
       const why = Buffer.concat(this.#stderrBeforeStart).toString("utf8").trim();
-      this.#rejectStarted(new Error(why || "the command could not be started"));
+      this.#rejectStarted(new ExecStartError(why || "the command could not be started"));
     }
     this.output.end();
     this.#resolveExited(e);
@@ -92,6 +138,6 @@ export class ExecHandle {
   onClosed(error: Error): void {
     this.#rejectStarted(error);
     this.output.end(error);
-    this.#resolveExited({ code: -1 });
+    this.#rejectExited(error);
   }
 }

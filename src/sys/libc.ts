@@ -43,6 +43,9 @@ const SYMBOLS = {
   execve: { args: [FFIType.cstring, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   clock_gettime: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   reboot: { args: [FFIType.i32], returns: FFIType.i32 },
+  tcgetattr: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  tcsetattr: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  cfmakeraw: { args: [FFIType.ptr], returns: FFIType.void },
 } as const;
 
 const F_GETFL = 3;

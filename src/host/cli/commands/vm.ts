@@ -22,7 +22,7 @@ Packages are downloaded as .deb files into .cache/ and unpacked there, never ins
 example: agentctl image build --out /tmp/guest`;
 
 export const VM_HELP = `usage: agentctl vm start --state DIR [options]
-       agentctl vm stop --state DIR
+       agentctl vm stop --state DIR [--json]     (--json: {"clean": powered off by itself})
        agentctl vm run [options] -- CMD [ARGS...]
 start options:
   --state DIR            where the VM keeps agent.sock, runtime/, console.log (run: a temp dir)
@@ -34,7 +34,10 @@ start options:
   --kernel FILE --initrd FILE   boot these instead of the default image
   --accel tcg|kvm|auto   accelerator (default auto: KVM only if a probe shows it works)
 start prints one JSON line: {"socket","runtime_dir","console_log","pid",...}.
-example: agentctl vm run --env MSB_HOSTNAME=box -- uname -a`;
+run exits with the command's code (126/127 cannot run/not found, 128+N signal, 125 agentctl failed).
+examples:
+  agentctl vm run --env MSB_HOSTNAME=box -- uname -a
+  agentctl vm start --state /tmp/vm --net --share data=$PWD && agentctl --socket /tmp/vm/agent.sock shell`;
 
 const START_VALUES = ["state", "memory", "cpus", "disk", "kernel", "initrd", "accel"];
 const START_REPEATABLE = ["env", "share"];
@@ -111,11 +114,12 @@ export async function vmCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (sub === "stop") {
-    const p = parseOptions(rest, { values: ["state"] });
+    const p = parseOptions(rest, { values: ["state"], flags: ["json"] });
     const state = one(p, "state");
     if (!state) throw usageError("vm stop needs --state DIR");
     const { clean } = await stopVm(state);
     if (!clean) stderrLog("the guest did not power off in time; QEMU was killed");
+    if (p.flags.has("json")) process.stdout.write(JSON.stringify({ clean }) + "\n");
     return 0;
   }
   if (sub === "run") {
