@@ -1,11 +1,65 @@
 /** agentctl's VM commands end to end, and init's limit on restarting agentd. */
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENTCTL } from "../host/harness.ts";
 import { bootGuest, defaultImage, text } from "./harness.ts";
 import { alive } from "../../src/host/process.ts";
+import { runInPty, STTY_AROUND, sttyRestored } from "../pty.ts";
+
+/** `agentctl shell` under a real PTY and `cp` of a tree both ways, against the guest's busybox. */
+async function shellAndCpInGuest(socket: string, dir: string): Promise<void> {
+  const t = runInPty(STTY_AROUND(`${AGENTCTL} --socket ${socket} shell`), {}, 33, 101);
+  try {
+    t.type("stty size; echo MARK$((1+1))\r");
+    await t.waitFor(/33 101\r\nMARK2/, 20_000);
+    t.resize(44, 111);
+    await Bun.sleep(300);
+    t.type("stty size; exit 5\r");
+    await t.waitFor(/44 111/, 20_000);
+    await t.exited;
+    expect(t.screen()).toContain("RC[5]");
+    const { before, after } = sttyRestored(t.screen());
+    expect(after).toBe(before);
+  } finally {
+    t.proc.kill(9);
+  }
+  const src = join(dir, "tree");
+  mkdirSync(join(src, "a/b"), { recursive: true });
+  writeFileSync(join(src, "a/b/f.txt"), "in the guest\n");
+  chmodSync(join(src, "a"), 0o710);
+  symlinkSync("a/b/f.txt", join(src, "ln"));
+  const ctl = (...args: string[]) =>
+    Bun.spawnSync([AGENTCTL, "--socket", socket, ...args], { stdout: "pipe", stderr: "pipe" });
+  const up = ctl("cp", src, ":/tmp/tree");
+  expect(up.stderr.toString()).toBe("");
+  expect(up.exitCode).toBe(0);
+  const seen = ctl(
+    "exec",
+    "--",
+    "sh",
+    "-c",
+    "stat -c %a /tmp/tree/a; readlink /tmp/tree/ln; cat /tmp/tree/ln",
+  );
+  expect(text(seen.stdout)).toBe("710\na/b/f.txt\nin the guest\n");
+  const down = ctl("cp", ":/tmp/tree", join(dir, "back"));
+  expect(down.exitCode).toBe(0);
+  expect(readFileSync(join(dir, "back/a/b/f.txt"), "utf8")).toBe("in the guest\n");
+  expect(readlinkSync(join(dir, "back/ln"))).toBe("a/b/f.txt");
+  expect(statSync(join(dir, "back/a")).mode & 0o7777).toBe(0o710);
+}
 
 test("vm run boots, runs the command, powers off and exits with its code", async () => {
   defaultImage();
@@ -50,6 +104,7 @@ test("vm start prints the JSON line, any client may connect, vm stop powers off 
       );
       expect(text(r.stdout)).toBe("1\n");
     }
+    await shellAndCpInGuest(info.socket, dir);
     const stop = Bun.spawnSync([AGENTCTL, "vm", "stop", "--state", dir], { stdout: "pipe", stderr: "pipe" });
     expect(stop.exitCode).toBe(0);
     expect(stop.stderr.toString()).not.toContain("QEMU was killed");

@@ -1,0 +1,77 @@
+/**
+ * The client library's API beyond what the protocol tests use: web streams for stdin, uploads and
+ * downloads, typed errors for a command that cannot start, and a lost connection surfacing as a
+ * ConnectionError on every pending promise.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AgentClient, ConnectionError, ExecStartError, RemoteFsError } from "../../src/host/index.ts";
+import { startAgent, text, type HostAgent } from "./harness.ts";
+
+let agent: HostAgent;
+let client: AgentClient;
+
+beforeAll(async () => {
+  agent = await startAgent();
+  client = await agent.connect();
+});
+afterAll(async () => {
+  client.close();
+  await agent.stop();
+});
+
+test("stdin as a WritableStream: piping a ReadableStream into a command", async () => {
+  const h = client.exec("sha256sum");
+  const data = randomBytes(3 * 1024 * 1024);
+  await new Blob([data]).stream().pipeTo(h.stdin);
+  const r = await h.collect();
+  expect(r.code).toBe(0);
+  expect(text(r.stdout).split(" ")[0]).toBe(new Bun.CryptoHasher("sha256").update(data).digest("hex"));
+});
+
+test("writeStream and readStream move a file through web streams, atomically and with its mode", async () => {
+  const path = join(agent.dir, "streamed.bin");
+  const data = randomBytes(9 * 1024 * 1024 + 3);
+  await new Blob([data]).stream().pipeTo(client.writeStream(path, 0o640));
+  expect(readFileSync(path).equals(data)).toBe(true);
+  expect(statSync(path).mode & 0o777).toBe(0o640);
+  const back = Buffer.concat(await Array.fromAsync(client.readStream(path)));
+  expect(back.equals(data)).toBe(true);
+});
+
+test("a refused write rejects the stream's close with RemoteFsError", async () => {
+  writeFileSync(join(agent.dir, "plain"), "x");
+  const w = client.writeStream(join(agent.dir, "plain/child"));
+  const err = await new Blob(["data"])
+    .stream()
+    .pipeTo(w)
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(RemoteFsError);
+  const missing = await Array.fromAsync(client.readStream("/no/such/file")).catch((e: unknown) => e);
+  expect(missing).toBeInstanceOf(RemoteFsError);
+  expect((missing as RemoteFsError).notFound).toBe(true);
+});
+
+test("a command that cannot start rejects `started` with ExecStartError", async () => {
+  const h = client.exec("/no/such/program");
+  const e = await h.started.catch((x: unknown) => x);
+  expect(e).toBeInstanceOf(ExecStartError);
+  expect((e as ExecStartError).notFound).toBe(true);
+  expect(await h.exited).toEqual({ code: -1 });
+});
+
+test("a lost connection rejects exited and ends output with ConnectionError", async () => {
+  const own = await startAgent();
+  try {
+    const c = await own.connect();
+    const h = c.exec("sleep", ["30"]);
+    await h.started;
+    own.proc.kill(9);
+    expect(await h.exited.catch((e: unknown) => e)).toBeInstanceOf(ConnectionError);
+    expect(await Array.fromAsync(h.output).catch((e: unknown) => e)).toBeInstanceOf(ConnectionError);
+  } finally {
+    await own.stop();
+  }
+});
