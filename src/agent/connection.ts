@@ -5,7 +5,13 @@
  * closes, its exec sessions are killed (SIGKILL to their process groups) and its uploads dropped.
  */
 import { describe } from "../errors.ts";
-import { encodeFrame, FrameDecoder, type DecodeEvent } from "../protocol/frame.ts";
+import {
+  encodeDataFrameHead,
+  encodeFrame,
+  FrameDecoder,
+  type DataMessageType,
+  type DecodeEvent,
+} from "../protocol/frame.ts";
 import type { Frame, Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";
@@ -53,6 +59,17 @@ export class Connection implements SessionContext {
   send(id: number, message: Message, bulk = false): void {
     if (this.#closed) return;
     this.queue.push(encodeFrame(id, message), bulk);
+  }
+
+  sendData(
+    id: number,
+    type: DataMessageType,
+    data: Uint8Array,
+    bulk: boolean,
+    done: (() => void) | null,
+  ): void {
+    if (this.#closed) return void done?.();
+    this.queue.pushData(encodeDataFrameHead(id, type, data.length), data, bulk, done);
   }
 
   log(message: string): void {

@@ -8,6 +8,10 @@
  *   agentd). Small and few per session; they go ahead of queued bulk frames, so a keystroke's echo
  *   does not wait behind megabytes of a file download. Only the frame being written, which cannot
  *   be interrupted without corrupting the stream, is finished first.
+ *
+ * A frame is queued either whole or as a head plus the data bytes that end it (pushData): the
+ * data is written from where the producer has it, and `done` tells the producer when its buffer
+ * is free again, so a download needs neither a frame-sized allocation nor a copy per chunk.
  */
 
 /** Where queued bytes go. `write` returns how many bytes it took (0..length). */
@@ -21,21 +25,43 @@ export interface ByteSink {
  */
 export const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 
+/**
+ * Bulk bytes one flush writes before giving the event loop back: 256 KiB. A write to the virtio
+ * port returns only once QEMU has taken the bytes, so under TCG a flush of a whole 4 MiB backlog
+ * held the loop for ~70 ms, and a keystroke waited behind it. Between slices the loop handles
+ * stdin, terminal output and new requests; urgent frames go out at the start of every slice.
+ */
+export const FLUSH_SLICE = 256 * 1024;
+
+interface Item {
+  /** The frame, or its head when `data` follows. */
+  head: Uint8Array;
+  data: Uint8Array | null;
+  /** Called once the last byte is written, or when the queue is dropped. */
+  done: (() => void) | null;
+}
+
+const sizeOf = (i: Item) => i.head.length + (i.data?.length ?? 0);
+
 export class OutputQueue {
-  #urgent: Uint8Array[] = [];
-  #bulk: Uint8Array[] = [];
-  /** The rest of a frame already partly written: it must go out before anything else. */
-  #current: Uint8Array | null = null;
+  #urgent: Item[] = [];
+  #bulk: Item[] = [];
+  /** The frame being written: it must finish before anything else. */
+  #current: Item | null = null;
   #currentBulk = false;
   #bulkBytes = 0;
   #urgentBytes = 0;
   #waiters: (() => void)[] = [];
   #sink: ByteSink | null;
   #closed = false;
+  #sliceScheduled = false;
+  /** Bulk bytes written since the last slice began: at most `slice` per turn of the loop. */
+  #sliceUsed = 0;
 
   constructor(
     sink: ByteSink,
     readonly highWater = OUTPUT_HIGH_WATER,
+    readonly slice = FLUSH_SLICE,
   ) {
     this.#sink = sink;
   }
@@ -51,17 +77,31 @@ export class OutputQueue {
 
   /** Queues a frame and writes as much as the sink takes now. */
   push(frame: Uint8Array, bulk = false): void {
-    if (this.#closed) return;
+    this.#enqueue({ head: frame, data: null, done: null }, bulk);
+  }
+
+  /**
+   * Queues a frame made of `head` and the `data` that ends it (see encodeDataFrameHead). `data`
+   * must stay unchanged until `done` is called.
+   */
+  pushData(head: Uint8Array, data: Uint8Array, bulk: boolean, done: (() => void) | null): void {
+    this.#enqueue({ head, data, done }, bulk);
+  }
+
+  #enqueue(item: Item, bulk: boolean): void {
+    if (this.#closed) return void item.done?.();
     if (bulk) {
-      this.#bulk.push(frame);
-      this.#bulkBytes += frame.length;
+      this.#bulk.push(item);
+      this.#bulkBytes += sizeOf(item);
     } else {
-      this.#urgent.push(frame);
-      this.#urgentBytes += frame.length;
+      this.#urgent.push(item);
+      this.#urgentBytes += sizeOf(item);
     }
+    // Urgent goes out now; bulk as far as this turn's slice allows.
     this.flush();
   }
 
+  /** Makes the next item current: urgent first; a new bulk item only while the slice lasts. */
   #next(): boolean {
     if (this.#current) return true;
     const urgent = this.#urgent.shift();
@@ -70,7 +110,7 @@ export class OutputQueue {
       this.#currentBulk = false;
       return true;
     }
-    const bulk = this.#bulk.shift();
+    const bulk = this.#sliceUsed < this.slice ? this.#bulk.shift() : undefined;
     if (bulk) {
       this.#current = bulk;
       this.#currentBulk = true;
@@ -79,19 +119,53 @@ export class OutputQueue {
     return false;
   }
 
-  /** Writes queued bytes until the sink is full; call again when the sink drains. */
+  /** Writes the current item's next part; returns the bytes written and whether it finished. */
+  #writeCurrent(sink: ByteSink): { n: number; finished: boolean } {
+    const item = this.#current!;
+    let n = 0;
+    if (item.head.length > 0) {
+      n = Math.max(0, sink.write(item.head));
+      item.head = item.head.subarray(n);
+      if (item.head.length > 0) return { n, finished: false };
+    }
+    if (item.data && item.data.length > 0) {
+      const m = Math.max(0, sink.write(item.data));
+      item.data = item.data.subarray(m);
+      n += m;
+      if (item.data.length > 0) return { n, finished: false };
+    }
+    return { n, finished: true };
+  }
+
+  /**
+   * Writes urgent frames, then at most one slice of bulk bytes, until the sink is full; the rest
+   * of the bulk lane follows in later turns of the event loop. Call again when the sink drains.
+   */
   flush(): void {
     const sink = this.#sink;
+    let full = false;
     while (sink && this.#next()) {
-      const head = this.#current!;
-      const n = Math.max(0, sink.write(head));
-      if (this.#currentBulk) this.#bulkBytes -= n;
-      else this.#urgentBytes -= n;
-      if (n >= head.length) this.#current = null;
-      else {
-        this.#current = head.subarray(n);
+      const { n, finished } = this.#writeCurrent(sink);
+      if (this.#currentBulk) {
+        this.#bulkBytes -= n;
+        this.#sliceUsed += n;
+      } else this.#urgentBytes -= n;
+      if (!finished) {
+        full = true;
         break;
       }
+      const done = this.#current!.done;
+      this.#current = null;
+      done?.();
+    }
+    // The next slice starts in a later turn, after the loop has looked at its other work.
+    if (sink && this.#sliceUsed > 0 && !this.#sliceScheduled) {
+      this.#sliceScheduled = true;
+      setTimeout(() => {
+        this.#sliceScheduled = false;
+        this.#sliceUsed = 0;
+        if (!this.#closed) this.flush();
+      }, 0);
     }
     if (this.#bulkBytes < this.highWater) this.#wake();
   }
@@ -102,15 +176,17 @@ export class OutputQueue {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Drops everything (the host went away) and releases every waiting producer. */
+  /** Drops everything (the host went away), hands every buffer back, releases every producer. */
   close(): void {
     this.#closed = true;
     this.#sink = null;
+    const dropped = [...(this.#current ? [this.#current] : []), ...this.#urgent, ...this.#bulk];
     this.#urgent = [];
     this.#bulk = [];
     this.#current = null;
     this.#bulkBytes = 0;
     this.#urgentBytes = 0;
+    for (const item of dropped) item.done?.();
     this.#wake();
   }
 

@@ -2,6 +2,7 @@
  * What a session handler may use of its connection: send frames, wait for room in the output
  * queue, account held input, log. Handlers depend on this, not on the connection class.
  */
+import type { DataMessageType } from "../protocol/frame.ts";
 import type { Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import type { InboundBudget } from "./inbound-budget.ts";
@@ -13,5 +14,16 @@ export interface SessionContext {
   readonly budget: InboundBudget;
   /** Sends a frame; `bulk` puts it in the output queue's bulk lane (pipe output, fs.data). */
   send(id: number, message: Message, bulk?: boolean): void;
+  /**
+   * Sends a `{data}` frame without copying `data`, which must stay unchanged until `done` is
+   * called (when written, or when the connection is gone).
+   */
+  sendData(
+    id: number,
+    type: DataMessageType,
+    data: Uint8Array,
+    bulk: boolean,
+    done: (() => void) | null,
+  ): void;
   log(message: string): void;
 }

@@ -85,6 +85,32 @@ export function encodeFrame(id: number, message: Message, flags = flagsFor(messa
   return out.subarray(start);
 }
 
+/** The message types whose payload is `{data: bytes}`, the bulk of every stream. */
+export type DataMessageType = "core.exec.stdout" | "core.exec.stderr" | "core.exec.stdin" | "core.fs.data";
+
+/** `a1 64 "data"`: the payload map up to the data's byte-string head. */
+const DATA_KEY = Uint8Array.from([0xa1, 0x64, 0x64, 0x61, 0x74, 0x61]);
+
+/**
+ * Everything of a `{data}` frame except the data bytes, which end the frame: the frame is
+ * `head` followed by the data, byte for byte what encodeFrame gives. Lets a sender write a large
+ * chunk from where it already is (a read buffer), with no frame-sized allocation and copy.
+ */
+export function encodeDataFrameHead(id: number, type: DataMessageType, dataLength: number): Uint8Array {
+  const inner = [...DATA_KEY, ...cborHead(2, dataLength)];
+  const prefix = envelopePrefix(type);
+  const outer = cborHead(2, inner.length + dataLength);
+  const head = new Uint8Array(OFFSET_BODY + prefix.length + outer.length + inner.length);
+  const view = new DataView(head.buffer);
+  view.setUint32(OFFSET_LEN, head.length - FRAME_LENGTH_SIZE + dataLength);
+  view.setUint32(OFFSET_ID, id >>> 0);
+  head[OFFSET_FLAGS] = flagsFor(type);
+  head.set(prefix, OFFSET_BODY);
+  head.set(outer, OFFSET_BODY + prefix.length);
+  head.set(inner, OFFSET_BODY + prefix.length + outer.length);
+  return head;
+}
+
 /** What the decoder produced from the stream. */
 export type DecodeEvent =
   /** A well-formed frame. */

@@ -1,7 +1,7 @@
 /** The codec against every golden frame made by the Rust implementation. */
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
+import { encodeDataFrameHead, encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
 import { flagsFor, isMessageType } from "../../src/protocol/messages.ts";
 import { payloadValue } from "../../src/protocol/payload-encode.ts";
 import type { Frame } from "../../src/protocol/payloads.ts";
@@ -90,5 +90,34 @@ test("a request with only cmd gets the Rust defaults when filled", async () => {
     rows: 24,
     cols: 80,
     rlimits: [],
+  });
+});
+
+describe("data frames sent as head + data (no copy of the data)", () => {
+  const DATA_TYPES = ["core.exec.stdout", "core.exec.stderr", "core.exec.stdin", "core.fs.data"] as const;
+
+  test.each(
+    vectors
+      .filter((v) => (DATA_TYPES as readonly string[]).includes(v.type))
+      .map((v) => [v.file, v] as const),
+  )("%s: head + data is the golden frame", (_name, v) => {
+    const f = decodeOne(v.bytes);
+    const data = (f.payload as { data: Uint8Array }).data;
+    const head = encodeDataFrameHead(f.id, f.type as (typeof DATA_TYPES)[number], data.length);
+    expect(Buffer.concat([head, data]).toString("hex")).toBe(Buffer.from(v.bytes).toString("hex"));
+  });
+
+  test("equals encodeFrame at every CBOR length boundary, for every data type", () => {
+    for (const type of DATA_TYPES)
+      for (const n of [0, 1, 23, 24, 255, 256, 65535, 65536, 1 << 20, 3 << 20]) {
+        const data = new Uint8Array(n).fill(0xa5);
+        const whole = encodeFrame(0x01020304, { type, payload: { data } });
+        const head = encodeDataFrameHead(0x01020304, type, n);
+        expect({ type, n, same: Buffer.concat([head, data]).equals(Buffer.from(whole)) }).toEqual({
+          type,
+          n,
+          same: true,
+        });
+      }
   });
 });

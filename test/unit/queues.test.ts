@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { InboundBudget } from "../../src/agent/inbound-budget.ts";
 import { OutputQueue } from "../../src/agent/output-queue.ts";
+import { BufferPool } from "../../src/agent/fs/buffer-pool.ts";
 
 describe("output queue", () => {
   test("writes through while the sink takes everything", () => {
@@ -89,6 +90,88 @@ describe("output queue", () => {
     expect(q.bytes).toBe(0);
     q.push(new Uint8Array(5));
     expect(q.bytes).toBe(0);
+  });
+});
+
+describe("output queue: data frames and slices", () => {
+  const recorder = () => {
+    const out: number[] = [];
+    let open = Infinity;
+    return {
+      out,
+      set open(n: number) {
+        open = n;
+      },
+      sink: {
+        write: (b: Uint8Array) => {
+          const n = Math.min(open, b.length);
+          out.push(...b.subarray(0, n));
+          open -= n;
+          return n;
+        },
+      },
+    };
+  };
+
+  test("a head + data frame is written as one frame; done fires once, after its last byte", () => {
+    const r = recorder();
+    r.open = 3;
+    const q = new OutputQueue(r.sink, 100);
+    let done = 0;
+    q.pushData(Uint8Array.of(1, 2), Uint8Array.of(3, 4, 5), true, () => done++);
+    expect(r.out).toEqual([1, 2, 3]);
+    expect(done).toBe(0);
+    expect(q.bytes).toBe(2);
+    r.open = 100;
+    q.flush();
+    expect(r.out).toEqual([1, 2, 3, 4, 5]);
+    expect(done).toBe(1);
+  });
+
+  test("close hands back every queued data buffer, the one being written included", () => {
+    const r = recorder();
+    r.open = 1;
+    const q = new OutputQueue(r.sink, 100);
+    const done: string[] = [];
+    q.pushData(Uint8Array.of(1), Uint8Array.of(2, 2), true, () => done.push("a"));
+    q.pushData(Uint8Array.of(1), Uint8Array.of(3), true, () => done.push("b"));
+    q.close();
+    expect(done.sort()).toEqual(["a", "b"]);
+    q.pushData(Uint8Array.of(1), Uint8Array.of(4), true, () => done.push("after close"));
+    expect(done).toContain("after close");
+  });
+
+  test("a flush writes one slice of bulk, the rest follows in later turns; urgent is never held", async () => {
+    const r = recorder();
+    const q = new OutputQueue(r.sink, 1000, 4);
+    q.pushData(Uint8Array.of(1, 1), Uint8Array.of(1, 1), true, null);
+    q.push(Uint8Array.of(2, 2, 2, 2), true);
+    q.push(Uint8Array.of(3, 3), true);
+    expect(r.out).toEqual([1, 1, 1, 1]);
+    q.push(Uint8Array.of(9));
+    expect(r.out).toEqual([1, 1, 1, 1, 9]);
+    await Bun.sleep(5);
+    expect(r.out).toEqual([1, 1, 1, 1, 9, 2, 2, 2, 2, 3, 3]);
+  });
+});
+
+describe("buffer pool", () => {
+  test("lends at most max buffers, reuses given-back ones, keeps at most keep", async () => {
+    const pool = new BufferPool(8, 2, 1);
+    const a = await pool.take();
+    const b = await pool.take();
+    const got: Uint8Array[] = [];
+    void pool.take().then((c) => got.push(c));
+    await Bun.sleep(1);
+    expect(got).toEqual([]);
+    pool.give(a);
+    await Bun.sleep(1);
+    expect(got[0]).toBe(a);
+    pool.give(b);
+    pool.give(got[0]!);
+    expect(pool.lent).toBe(0);
+    const again = await pool.take();
+    expect(again === a || again === b).toBe(true);
   });
 });
 

@@ -58,8 +58,8 @@ export class FsHandlers {
       case "List":
         return { List: await listOp(op.path) };
       case "Read":
-        await readOp(op.path, this.ctx.queue, (data) =>
-          this.ctx.send(id, { type: "core.fs.data", payload: { data } }, true),
+        await readOp(op.path, this.ctx.queue, (data, done) =>
+          this.ctx.sendData(id, "core.fs.data", data, true, done),
         );
         return null;
       case "Mkdir":

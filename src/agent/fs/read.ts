@@ -1,38 +1,54 @@
 /**
- * Read: streams a file as fs.data chunks of at most FS_CHUNK_SIZE, each produced only when the
- * output queue has room, so a slow host never makes agentd hold more than the queue's bound.
+ * Read: streams a file as fs.data frames, each produced only when the output queue has room, so
+ * a slow host never makes agentd hold more than the queue's bound plus the lent read buffers.
  */
 import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
-
-/**
- * Bytes read per fs.data chunk: 1 MiB, a third of what the protocol allows. Smaller chunks keep
- * less memory in flight (agentd's RSS budget) and let an interactive frame slip in sooner behind
- * a download; at 1 MiB the per-frame cost is still negligible.
- */
-export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 1024 * 1024);
 import type { OutputQueue } from "../output-queue.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
-/** Sends the file's content through `emit`; throws FsFailure with prefix open/read. */
-export async function readOp(
-  path: string,
-  queue: OutputQueue,
-  emit: (data: Uint8Array) => void,
-): Promise<void> {
+/**
+ * Bytes per read(2): 1 MiB (a read costs a thread-pool round trip, so fewer and larger is faster),
+ * sent as fs.data frames of FRAME_CHUNK. A frame being written cannot be interrupted, so its size
+ * is how long a keystroke's echo may wait behind a download: 256 KiB is ~4 ms at the port's rate
+ * under TCG, against ~18 ms for 1 MiB frames.
+ */
+export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 1024 * 1024);
+export const FRAME_CHUNK = 256 * 1024;
+
+/**
+ * Shared by every Read: at most 6 MiB lent (the 4 MiB queue bound plus the reads in flight),
+ * two buffers kept between downloads.
+ */
+const pool = new BufferPool(READ_CHUNK, 6, 2);
+
+/** Sends `data` as one frame; `done` when it is written (or dropped) and the buffer is free. */
+export type Emit = (data: Uint8Array, done: (() => void) | null) => void;
+
+/** Streams the file's content through `emit`; throws FsFailure with prefix open/read. */
+export async function readOp(path: string, queue: OutputQueue, emit: Emit): Promise<void> {
   const fh = await step("open", () => open(path, "r"));
   try {
     const s = await step("read", () => fh.stat());
     if (s.isDirectory()) throw fsFailure("read", errnoError("EISDIR", "is a directory"));
-    // One buffer for the whole read: emit() copies each chunk into its frame before the next read.
-    const buf = new Uint8Array(READ_CHUNK);
     for (;;) {
       const room = queue.room();
       if (room) await room;
       if (queue.closed) return;
-      const { bytesRead } = await step("read", () => fh.read(buf, 0, READ_CHUNK, null));
-      if (bytesRead === 0) return;
-      emit(buf.subarray(0, bytesRead));
+      const buf = await pool.take();
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await step("read", () => fh.read(buf, 0, READ_CHUNK, null)));
+      } catch (e) {
+        pool.give(buf);
+        throw e;
+      }
+      if (bytesRead === 0 || queue.closed) return void pool.give(buf);
+      for (let at = 0; at < bytesRead; at += FRAME_CHUNK) {
+        const end = Math.min(bytesRead, at + FRAME_CHUNK);
+        emit(buf.subarray(at, end), end === bytesRead ? () => pool.give(buf) : null);
+      }
     }
   } finally {
     await fh.close().catch(() => {});
