@@ -161,11 +161,11 @@ export class OutputQueue {
     // The next slice starts in a later turn, after the loop has looked at its other work.
     if (sink && this.#sliceUsed > 0 && !this.#sliceScheduled) {
       this.#sliceScheduled = true;
-      setTimeout(() => {
+      setImmediate(() => {
         this.#sliceScheduled = false;
         this.#sliceUsed = 0;
         if (!this.#closed) this.flush();
-      }, 0);
+      });
     }
     if (this.#bulkBytes < this.highWater) this.#wake();
   }

@@ -6,8 +6,12 @@
  */
 import type { OutputQueue } from "../output-queue.ts";
 
-/** Largest stdout/stderr chunk per frame, 64 KiB (what the Rust agent reads per call). */
-export const OUTPUT_CHUNK = 64 * 1024;
+/**
+ * Largest stdout/stderr chunk per frame: 256 KiB, the same as a download's frames (how long an
+ * urgent frame may wait behind one). The pipe's reader hands over what accumulated while agentd
+ * was busy, often more than the pipe's 64 KiB; fewer, larger frames cost less per byte.
+ */
+export const OUTPUT_CHUNK = 256 * 1024;
 
 export class Pump {
   lastActivity = performance.now();

@@ -126,8 +126,9 @@ export class ExecSession {
 
   #startPipes(proc: Subprocess): void {
     this.#stdin.attach(pipeTarget(proc.stdin as import("bun").FileSink));
+    // Each chunk is a fresh buffer from the pipe's reader, so frames can be sent from it as is.
     const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array) =>
-      this.ctx.send(this.id, { type, payload: { data } }, true);
+      this.ctx.sendData(this.id, type, data, true, null);
     this.#pumps = [
       new Pump(proc.stdout as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stdout")),
       new Pump(proc.stderr as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stderr")),
