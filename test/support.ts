@@ -1,4 +1,5 @@
 /** Small helpers shared by the test tiers. */
+import type { AgentClient } from "../src/host/client.ts";
 import { RemoteFsError } from "../src/host/errors.ts";
 
 /** The guest's error text for an fs operation that must fail; throws if it succeeds. */
@@ -10,4 +11,45 @@ export async function remoteError(p: Promise<unknown>): Promise<string> {
     throw e;
   }
   throw new Error("expected the guest to refuse");
+}
+
+/**
+ * Keystroke echo latency while a large fs read streams (issue #5's fairness): a tty `cat`
+ * echoes one key at a time while `path` is read over and over on the same connection, until
+ * `samples` keys have come back. Returns the latencies in ms, sorted.
+ */
+export async function echoLatencyDuringRead(
+  client: AgentClient,
+  path: string,
+  samples: number,
+  gapMs = 10,
+): Promise<number[]> {
+  const tty = client.exec("cat", [], { tty: true });
+  await tty.started;
+  const waiter: { arrived: (() => void) | null } = { arrived: null };
+  void (async () => {
+    for await (const o of tty.output) if (o.data.includes(0x6b)) waiter.arrived?.();
+  })().catch(() => {});
+  let stop = false;
+  let streamed = 0;
+  // A Read cannot be cancelled: the one in flight when the keys are done is read to its end.
+  const download = (async () => {
+    while (!stop) for await (const chunk of client.read(path)) streamed += chunk.length;
+  })();
+  while (streamed < 8 * 1024 * 1024) await Bun.sleep(20);
+  const keys: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      waiter.arrived = resolve;
+      void tty.write("k");
+    });
+    keys.push(performance.now() - t0);
+    await Bun.sleep(gapMs);
+  }
+  stop = true;
+  tty.signal(9);
+  await download;
+  await tty.exited;
+  return keys.sort((a, b) => a - b);
 }

@@ -23,7 +23,7 @@ export interface ByteSink {
  * High-water mark of the bulk lane, 4 MiB: more than one fs.data chunk, enough to keep
  * the link busy while a producer refills, small against the 64 MiB RSS budget.
  */
-export const OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
+export const OUTPUT_HIGH_WATER = 2 * 1024 * 1024;
 
 /**
  * Bulk bytes one flush writes before giving the event loop back: 256 KiB. A write to the virtio

@@ -8,6 +8,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "../../src/host/client.ts";
+import { percentile } from "../../bench/stats.ts";
+import { echoLatencyDuringRead } from "../support.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
 let agent: HostAgent;
@@ -63,6 +65,14 @@ describe("tty sessions", () => {
     h.signal(9);
     await h.exited;
   });
+
+  test("fairness: a keystroke echo comes back in < 100 ms at p99 while a 1 GiB fs read streams", async () => {
+    const file = join(agent.dir, "sparse-1g");
+    Bun.spawnSync(["truncate", "-s", "1G", file]);
+    const keys = await echoLatencyDuringRead(client, file, 100);
+    rmSync(file);
+    expect(percentile(keys, 99)).toBeLessThan(100);
+  }, 120_000);
 
   test("the child is a session leader with the terminal as its controlling tty", async () => {
     const r = await client

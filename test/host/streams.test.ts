@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { OUTPUT_CHUNK } from "../../src/agent/exec/pump.ts";
 import type { AgentClient } from "../../src/host/client.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
@@ -48,7 +49,7 @@ test("256 MiB through stdout arrive whole (SHA-256)", async () => {
   let bytes = 0;
   for await (const o of h.output) {
     expect(o.stream).toBe("stdout");
-    expect(o.data.length).toBeLessThanOrEqual(64 * 1024);
+    expect(o.data.length).toBeLessThanOrEqual(OUTPUT_CHUNK);
     got.update(o.data);
     bytes += o.data.length;
   }

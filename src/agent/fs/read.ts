@@ -14,14 +14,14 @@ import { errnoError, fsFailure, step } from "./errors.ts";
  * is how long a keystroke's echo may wait behind a download: 256 KiB is ~4 ms at the port's rate
  * under TCG, against ~18 ms for 1 MiB frames.
  */
-export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 1024 * 1024);
+export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 512 * 1024);
 export const FRAME_CHUNK = 256 * 1024;
 
 /**
  * Shared by every Read: at most 6 MiB lent (the 4 MiB queue bound plus the reads in flight),
  * two buffers kept between downloads.
  */
-const pool = new BufferPool(READ_CHUNK, 6, 2);
+const pool = new BufferPool(READ_CHUNK, 4, 1);
 
 /** Sends `data` as one frame; `done` when it is written (or dropped) and the buffer is free. */
 export type Emit = (data: Uint8Array, done: (() => void) | null) => void;
