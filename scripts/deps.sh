@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the tests need, only those that are missing, so a
-# fresh machine works with the README's commands alone. Usage: deps.sh [build|vm]...
+# fresh machine works with the README's commands alone. Usage: deps.sh [build|vm|test]...
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -11,6 +11,8 @@ for what in "$@"; do
   case "$what" in
     build) ;;
     vm) want qemu-system-x86 qemu-utils cpio patchelf e2fsprogs buildah ;;
+    # pgrep/pkill and script(1) for the terminal tests of agentctl.
+    test) want procps bsdutils ;;
     *) echo "deps: unknown set '$what'" >&2; exit 2 ;;
   esac
 done

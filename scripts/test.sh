@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUN=node_modules/.bin/bun
 [ -x "$BUN" ] || { echo "test: run 'npm ci' first" >&2; exit 1; }
-bash scripts/deps.sh build vm || exit 1
+bash scripts/deps.sh build vm test || exit 1
 bash scripts/build.sh || exit 1
 mkdir -p test-results
 rm -f test-results/junit.xml
