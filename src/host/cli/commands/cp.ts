@@ -2,7 +2,7 @@
  * `agentctl cp`: files and whole directories in either direction (a leading ':' marks the guest
  * side), modes kept, `-` for stdin or stdout, a progress line when stderr is a terminal.
  */
-import { createReadStream, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { AgentClient } from "../../client.ts";
 import { RemoteFsError } from "../../errors.ts";

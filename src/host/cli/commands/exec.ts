@@ -5,7 +5,7 @@
  */
 import type { Rlimit } from "../../../protocol/payloads.ts";
 import type { AgentClient, ExecOptions } from "../../client.ts";
-import { EXIT_CODES_HELP, execErrorCode, execExitCode } from "../exit-codes.ts";
+import { EXIT_CODES_HELP, execExitCode } from "../exit-codes.ts";
 import { one, parseOptions, usageError, type Parsed } from "../options.ts";
 import { attachLocal, localSize } from "../terminal.ts";
 
@@ -123,5 +123,3 @@ export async function shellCommand(client: AgentClient, argv: string[]): Promise
   const [cmd, ...args] = p.positional.length > 0 ? p.positional : ["/bin/sh", "-l"];
   return runAttached(client, cmd!, args, execOptions(p, true));
 }
-
-export { execErrorCode };
