@@ -31,6 +31,16 @@ const guest = await bootGuest({
 const c = await AgentClient.connect(guest.state.socket);
 const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
 const mbps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
+/** How long a shell command takes by the guest's own clock (/proc/uptime), in ms. */
+const guestMs = async (cmd: string) => {
+  const [a, b] = (
+    await sh(`a=$(cut -d' ' -f1 /proc/uptime); ${cmd}; b=$(cut -d' ' -f1 /proc/uptime); echo $a $b`)
+  )
+    .trim()
+    .split(" ")
+    .map(Number);
+  return (b! - a!) * 1000;
+};
 /** Resets agentd's peak RSS (VmHWM) so the next reading covers one phase only. */
 const resetPeak = () => sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
 const peaks: Record<string, number> = {};
@@ -75,15 +85,10 @@ const rawIn = mbps(SIZE, performance.now() - t);
 rows.push({ metric: "raw port host→guest (head -c)", value: rawIn, unit: "MB/s" });
 
 // The guest's own pipe, as a ceiling for anything that goes through one: dd into cat.
-const pipeTimes = (
-  await sh(
-    `a=$(cut -d' ' -f1 /proc/uptime); dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | cat > /dev/null; b=$(cut -d' ' -f1 /proc/uptime); echo $a $b`,
-  )
-)
-  .trim()
-  .split(" ")
-  .map(Number);
-const pipeLimit = mbps(SIZE, (pipeTimes[1]! - pipeTimes[0]!) * 1000);
+const pipeLimit = mbps(
+  SIZE,
+  await guestMs(`dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | cat > /dev/null`),
+);
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
 // agentd: stdout streaming, from the same producer as the raw port test.
@@ -162,11 +167,7 @@ for (let i = 0; i < 200; i++) {
 }
 echoes.sort((a, b) => a - b);
 echo.signal(9);
-const loop = await sh(
-  "a=$(cut -d' ' -f1 /proc/uptime); i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done; b=$(cut -d' ' -f1 /proc/uptime); echo $a $b",
-);
-const [u0, u1] = loop.trim().split(" ").map(Number);
-const spawnMs = ((u1! - u0!) * 1000) / 200;
+const spawnMs = (await guestMs("i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done")) / 200;
 const rtt: number[] = [];
 for (let i = 0; i < 200; i++) {
   const t0 = performance.now();
@@ -234,17 +235,9 @@ rows.push({
   unit: "ms",
 });
 // How much of init → agentd main is starting Bun itself: the same binary, run again now.
-const bunStart = (
-  await sh(
-    "a=$(cut -d' ' -f1 /proc/uptime); /.agentd/bin/agentd --help >/dev/null 2>&1; b=$(cut -d' ' -f1 /proc/uptime); echo $a $b",
-  )
-)
-  .trim()
-  .split(" ")
-  .map(Number);
 rows.push({
   metric: "  of which: starting agentd (Bun) again, warm",
-  value: (bunStart[1]! - bunStart[0]!) * 1000,
+  value: await guestMs("/.agentd/bin/agentd --help >/dev/null 2>&1"),
   unit: "ms",
 });
 rows.push({ metric: "agentd setup", value: Number(ready.init_time_ns) / 1e6, unit: "ms" });
