@@ -4,14 +4,14 @@
  * 64 KiB per frame. Remembers when it last moved data, which the session uses to stop waiting
  * for output once the process has exited and only background children hold the pipe.
  */
-import type { OutputQueue } from "../output-queue.ts";
+import { BULK_FRAME_MAX, type OutputQueue } from "../output-queue.ts";
 
 /**
- * Largest stdout/stderr chunk per frame: 256 KiB, the same as a download's frames (how long an
- * urgent frame may wait behind one). The pipe's reader hands over what accumulated while agentd
- * was busy, often more than the pipe's 64 KiB; fewer, larger frames cost less per byte.
+ * Largest stdout/stderr chunk per frame: the queue's bulk frame size. The pipe's reader hands
+ * over what accumulated while agentd was busy, often more than the pipe's 64 KiB; fewer, larger
+ * frames cost less per byte.
  */
-export const OUTPUT_CHUNK = 256 * 1024;
+export const OUTPUT_CHUNK = BULK_FRAME_MAX;
 
 export class Pump {
   lastActivity = performance.now();

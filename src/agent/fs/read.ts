@@ -4,18 +4,17 @@
  */
 import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
-import type { OutputQueue } from "../output-queue.ts";
+import { BULK_FRAME_MAX, type OutputQueue } from "../output-queue.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
 /**
- * Bytes per read(2): 1 MiB (a read costs a thread-pool round trip, so fewer and larger is faster),
- * sent as fs.data frames of FRAME_CHUNK. A frame being written cannot be interrupted, so its size
- * is how long a keystroke's echo may wait behind a download: 256 KiB is ~4 ms at the port's rate
- * under TCG, against ~18 ms for 1 MiB frames.
+ * Bytes per read(2): 512 KiB (a read costs a thread-pool round trip, so fewer and larger is
+ * faster; four of them lent at once stay within the memory budget), sent as fs.data frames of
+ * the queue's bulk frame size.
  */
 export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 512 * 1024);
-export const FRAME_CHUNK = 256 * 1024;
+export const FRAME_CHUNK = BULK_FRAME_MAX;
 
 /**
  * Shared by every Read: at most 6 MiB lent (the 4 MiB queue bound plus the reads in flight),
