@@ -5,6 +5,7 @@
  */
 import type { Rlimit } from "../../../protocol/payloads.ts";
 import type { AgentClient, ExecOptions } from "../../client.ts";
+import type { ExecHandle } from "../../exec-handle.ts";
 import { EXIT_CODES_HELP, execExitCode } from "../exit-codes.ts";
 import { one, parseOptions, usageError, type Parsed } from "../options.ts";
 import { attachLocal, localSize } from "../terminal.ts";
@@ -72,6 +73,13 @@ function writeOut(stream: NodeJS.WriteStream, data: Uint8Array): Promise<void> {
   return stream.write(data) ? Promise.resolve() : new Promise((r) => stream.once("drain", () => r()));
 }
 
+/** Why the command could not start, or null if it started. */
+const startError = (handle: ExecHandle): Promise<unknown> =>
+  handle.started.then(
+    () => null,
+    (e: unknown) => e,
+  );
+
 /** Runs one session attached to the local stdio; returns agentctl's exit code. */
 async function runAttached(client: AgentClient, cmd: string, args: string[], opts: ExecOptions) {
   const handle = client.exec(cmd, args, opts);
@@ -79,12 +87,7 @@ async function runAttached(client: AgentClient, cmd: string, args: string[], opt
   try {
     for await (const o of handle.output)
       await writeOut(o.stream === "stdout" ? process.stdout : process.stderr, o.data);
-    const exit = await handle.exited;
-    const startError = await handle.started.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    return execExitCode(exit, startError);
+    return execExitCode(await handle.exited, await startError(handle));
   } finally {
     local.restore();
   }
@@ -94,10 +97,6 @@ async function runJson(client: AgentClient, cmd: string, args: string[], opts: E
   const handle = client.exec(cmd, args, opts);
   void handle.closeStdin().catch(() => {});
   const r = await handle.collect();
-  const startError = await handle.started.then(
-    () => null,
-    (e: unknown) => e,
-  );
   const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
   process.stdout.write(
     JSON.stringify({
@@ -107,7 +106,7 @@ async function runJson(client: AgentClient, cmd: string, args: string[], opts: E
       stderr: text(r.stderr),
     }) + "\n",
   );
-  return execExitCode(r, startError);
+  return execExitCode(r, await startError(handle));
 }
 
 export async function execCommand(client: AgentClient, argv: string[]): Promise<number> {
