@@ -3,6 +3,7 @@
  * session leader with the PTY as its controlling tty, as in a terminal emulator), so agentctl's
  * raw mode, SIGWINCH and restore are tested against the kernel's tty layer, not a mock.
  */
+import { expect } from "bun:test";
 import type { Subprocess } from "bun";
 
 export interface PtyRun {
@@ -45,9 +46,10 @@ export function runInPty(script: string, env: Record<string, string> = {}, rows 
 export const STTY_AROUND = (cmd: string) =>
   `echo "BEFORE[$(stty -g)]"; ${cmd}; echo "RC[$?]"; echo "AFTER[$(stty -g)]"`;
 
-export function sttyRestored(screen: string): { before: string; after: string } {
-  return {
-    before: /BEFORE\[([^\]]*)\]/.exec(screen)?.[1] ?? "missing",
-    after: /AFTER\[([^\]]*)\]/.exec(screen)?.[1] ?? "missing",
-  };
+/** The terminal's mode (`stty -g`) after the command is the one it had before. */
+export function expectTerminalRestored(screen: string): void {
+  const before = /BEFORE\[([^\]]*)\]/.exec(screen)?.[1];
+  const after = /AFTER\[([^\]]*)\]/.exec(screen)?.[1];
+  expect(before).toBeDefined();
+  expect(after).toBe(before);
 }

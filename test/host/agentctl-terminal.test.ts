@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runInPty as pty, STTY_AROUND, sttyRestored, type PtyRun } from "../pty.ts";
+import { runInPty as pty, STTY_AROUND, expectTerminalRestored, type PtyRun } from "../pty.ts";
 import { AGENTCTL, startAgent, type HostAgent } from "./harness.ts";
 
 let agent: HostAgent;
@@ -56,9 +56,7 @@ describe("agentctl shell", () => {
     t.type("\x04");
     expect(await t.exited).toBe(0);
     expect(t.screen()).toContain("RC[0]");
-    const { before, after } = sttyRestored(t.screen());
-    expect(before).not.toBe("missing");
-    expect(after).toBe(before);
+    expectTerminalRestored(t.screen());
   }, 30_000);
 
   test("the shell's exit code is agentctl's", async () => {
@@ -68,8 +66,7 @@ describe("agentctl shell", () => {
     t.type("exit 7\r");
     await t.exited;
     expect(t.screen()).toContain("RC[7]");
-    const { before, after } = sttyRestored(t.screen());
-    expect(after).toBe(before);
+    expectTerminalRestored(t.screen());
   }, 30_000);
 
   test("exec --tty passes ^C through: the remote command dies of SIGINT (exit 130)", async () => {
@@ -78,8 +75,7 @@ describe("agentctl shell", () => {
     t.type("\x03");
     await t.exited;
     expect(t.screen()).toContain("RC[130]");
-    const { before, after } = sttyRestored(t.screen());
-    expect(after).toBe(before);
+    expectTerminalRestored(t.screen());
   }, 30_000);
 
   test("SIGTERM to agentctl restores the terminal", async () => {
@@ -94,8 +90,7 @@ describe("agentctl shell", () => {
     process.kill(Number(child), "SIGTERM");
     await t.exited;
     expect(t.screen()).toContain("RC[143]");
-    const { before, after } = sttyRestored(t.screen());
-    expect(after).toBe(before);
+    expectTerminalRestored(t.screen());
   }, 30_000);
 
   test("the agent going away mid-session restores the terminal and exits 125", async () => {
@@ -108,8 +103,7 @@ describe("agentctl shell", () => {
       await t.exited;
       expect(t.screen()).toContain("RC[125]");
       expect(t.screen()).toContain("agentctl: the agent closed the connection");
-      const { before, after } = sttyRestored(t.screen());
-      expect(after).toBe(before);
+      expectTerminalRestored(t.screen());
     } finally {
       await own.stop();
     }

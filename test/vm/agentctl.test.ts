@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { AGENTCTL } from "../host/harness.ts";
 import { bootGuest, defaultImage, text } from "./harness.ts";
 import { alive } from "../../src/host/process.ts";
-import { runInPty, STTY_AROUND, sttyRestored } from "../pty.ts";
+import { runInPty, STTY_AROUND, expectTerminalRestored } from "../pty.ts";
 
 /** `agentctl shell` under a real PTY and `cp` of a tree both ways, against the guest's busybox. */
 async function shellAndCpInGuest(socket: string, dir: string): Promise<void> {
@@ -31,8 +31,7 @@ async function shellAndCpInGuest(socket: string, dir: string): Promise<void> {
     await t.waitFor(/44 111/, 20_000);
     await t.exited;
     expect(t.screen()).toContain("RC[5]");
-    const { before, after } = sttyRestored(t.screen());
-    expect(after).toBe(before);
+    expectTerminalRestored(t.screen());
   } finally {
     t.proc.kill(9);
   }
