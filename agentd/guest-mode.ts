@@ -18,12 +18,37 @@ import { installCa } from "../src/setup/steps/ca.ts";
 import { runSteps, SetupFailure } from "../src/setup/step.ts";
 import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
 import { bootTimeNs } from "../src/sys/clock.ts";
+import { readFd } from "../src/sys/fd-io.ts";
+import { closeFd } from "../src/sys/libc.ts";
 import { powerOff, sync } from "../src/sys/system.ts";
 
 /** Exit code for a fatal setup error; init/init.c powers off on it (EX_CONFIG). */
 export const AGENTD_EXIT_SETUP = 78;
+/** init/init.c: the descriptor of the pipe it closes once the kernel modules are loaded. */
+export const MODULES_FD_ENV = "AGENTD_MODULES_FD";
 /** How long to wait for the port's device node after the modules were loaded. */
 const PORT_WAIT_MS = 5000;
+
+/**
+ * init loads the kernel modules while Bun starts (the two take about as long under TCG); every
+ * setup step may need one (virtio devices, virtiofs, ext4), so setup waits for init's end of
+ * file here. A blocking read on the main thread: nothing else runs yet, and a SIGTERM is taken
+ * as soon as the read returns. Without the variable (host mode, a restart) there is no wait.
+ */
+function waitForInitModules(): void {
+  const raw = process.env[MODULES_FD_ENV];
+  delete process.env[MODULES_FD_ENV];
+  const fd = Number(raw);
+  if (raw === undefined || !Number.isInteger(fd) || fd < 3) return;
+  const buf = new Uint8Array(16);
+  try {
+    while (readFd(fd, buf, "init's modules pipe") !== 0) {}
+  } catch (e) {
+    log("warn", `waiting for init's modules: ${(e as Error).message}`);
+  } finally {
+    closeFd(fd);
+  }
+}
 
 function fatal(step: string, reason: string): never {
   process.stderr.write(`agentd: setup failed: ${step}: ${reason}\n`);
@@ -53,6 +78,7 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     );
     Object.assign(exported, installCa()?.env ?? {});
   } else {
+    waitForInitModules();
     const steps = setupSteps(parsed.config, exported).filter((s) => only === null || only.includes(s.id));
     try {
       await runSteps(steps);

@@ -15,7 +15,7 @@ import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
 import { parseArgs, USAGE } from "./args.ts";
-import { runGuestMode, setUpGuest } from "./guest-mode.ts";
+import { MODULES_FD_ENV, runGuestMode, setUpGuest } from "./guest-mode.ts";
 import { runHostMode } from "./host-mode.ts";
 
 /**
@@ -41,7 +41,7 @@ process.on("uncaughtException", (e) => log("error", `uncaught: ${e?.stack ?? e}`
 process.on("unhandledRejection", (e) => log("error", `unhandled rejection: ${(e as Error)?.stack ?? e}`));
 
 /** Variables that are agentd's business, not its children's. */
-const AGENTD_OWN_ENV = new Set(["AGENTD_RESTARTS", "AGENTD_NO_REEXEC", ...Object.keys(HEAP_HINT)]);
+const AGENTD_OWN_ENV = new Set(["AGENTD_RESTARTS", "AGENTD_NO_REEXEC", MODULES_FD_ENV, ...Object.keys(HEAP_HINT)]);
 
 /** agentd's environment as children inherit it: without the MSB_* and agentd's own variables. */
 function childBaseEnv(): Record<string, string> {

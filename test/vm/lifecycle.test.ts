@@ -30,6 +30,32 @@ test("core.ready times are consistent nanoseconds since boot", async () => {
   await c.closed();
 });
 
+test("init starts agentd while the modules load; setup waits for them; children see no modules pipe", async () => {
+  const c = await guest.connect();
+  try {
+    const r = await c.ready;
+    const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
+    const stamp = (line: string) => Number(/\[\s*([\d.]+)\]/.exec(line)?.[1] ?? NaN);
+    const initAt = stamp(await sh("dmesg | grep 'Run /init' | head -1"));
+    const modulesAt = stamp(await sh("dmesg | grep 'init: modules loaded' | head -1"));
+    expect(modulesAt).toBeGreaterThan(initAt);
+    // agentd's process began (field 22 of /proc/PID/stat: clock ticks since boot, 100 a second)
+    // before the last module was loaded: the two overlapped...
+    const startedAt = Number((await sh("cut -d' ' -f22 /proc/$(pidof agentd)/stat")).trim()) / 100;
+    expect(startedAt).toBeGreaterThanOrEqual(Math.floor(initAt * 100) / 100);
+    expect(startedAt).toBeLessThan(modulesAt);
+    // ...and setup finished after it (it waited for init's end of file).
+    expect((Number(r.boot_time_ns) + Number(r.init_time_ns)) / 1e9).toBeGreaterThan(modulesAt);
+    // The pipe and its variable are agentd's alone.
+    expect(await sh("echo ${AGENTD_MODULES_FD:-unset}; ls /proc/$$/fd | sort -n | tr '\\n' ' '")).toBe(
+      "unset\n0 1 2 ",
+    );
+  } finally {
+    c.close();
+    await c.closed();
+  }
+});
+
 test("heartbeat.json appears in the host runtime dir, updates every second, and tracks activity", async () => {
   const file = join(guest.state.runtime_dir, "heartbeat.json");
   expect(existsSync(file)).toBe(true);
