@@ -82,10 +82,11 @@ export class Connection implements SessionContext {
   }
 
   /** Bytes from the host. */
-  receive(chunk: Uint8Array): void {
+  /** Bytes from the host; `borrowed`: valid only during this call (see FrameDecoder.push). */
+  receive(chunk: Uint8Array, borrowed = false): void {
     if (this.#closed) return;
     this.events.activity();
-    this.#decoder.push(chunk);
+    this.#decoder.push(chunk, borrowed);
     for (let event = this.#decoder.next(); event; event = this.#decoder.next()) {
       try {
         this.#handle(event);

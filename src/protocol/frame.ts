@@ -184,7 +184,12 @@ export class FrameDecoder {
     return this.#buffered + this.#filled;
   }
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Adds bytes. A `borrowed` chunk is only valid during this call (the port's shared inbox slot):
+   * bytes for a frame already being filled are copied straight into it, and only the rest is
+   * copied to be kept. Otherwise the chunk itself is kept and frames may be views into it.
+   */
+  push(chunk: Uint8Array, borrowed = false): void {
     if (chunk.length === 0) return;
     if (this.#partial) {
       const take = Math.min(chunk.length, this.#partial.length - this.#filled);
@@ -193,7 +198,7 @@ export class FrameDecoder {
       chunk = chunk.subarray(take);
       if (chunk.length === 0) return;
     }
-    this.#chunks.push(chunk);
+    this.#chunks.push(borrowed ? chunk.slice() : chunk);
     this.#buffered += chunk.length;
   }
 

@@ -225,3 +225,38 @@ describe("bad bodies are reported with their id and the stream goes on", () => {
     expect(ev.kind === "frame" && ev.frame.payload).toEqual({ signal: 2 });
   });
 });
+
+describe("borrowed chunks (the port's shared inbox slot, reused after each push)", () => {
+  test("frames of every size come out intact although the lent buffer is overwritten after each push", () => {
+    const sizes = [0, 1, 100, 70_000, 1 << 20, 5, 200_000];
+    const stream: Uint8Array[] = [];
+    sizes.forEach((n, i) => {
+      const data = new Uint8Array(n).map((_, j) => (j * 31 + i) & 0xff);
+      stream.push(encodeFrame(i + 1, { type: "core.exec.stdin", payload: { data } }));
+    });
+    const all = new Uint8Array(stream.reduce((a, f) => a + f.length, 0));
+    let at = 0;
+    for (const f of stream) (all.set(f, at), (at += f.length));
+
+    // One slot, as the port link uses it: filled, lent, then scribbled over by the next read.
+    for (const slotSize of [7, 4096, 65_536]) {
+      const slot = new Uint8Array(slotSize);
+      const d = new FrameDecoder();
+      const got: DecodeEvent[] = [];
+      for (let off = 0; off < all.length; off += slotSize) {
+        const n = Math.min(slotSize, all.length - off);
+        slot.set(all.subarray(off, off + n));
+        d.push(slot.subarray(0, n), true);
+        for (let ev = d.next(); ev; ev = d.next()) got.push(ev);
+        slot.fill(0xee);
+      }
+      expect(got.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual(sizes.map((_, i) => i + 1));
+      got.forEach((e, i) => {
+        if (e.kind !== "frame" || e.frame.type !== "core.exec.stdin") throw new Error("not stdin");
+        const data = e.frame.payload.data;
+        expect(data.length).toBe(sizes[i]!);
+        expect(data.every((b, j) => b === ((j * 31 + i) & 0xff))).toBe(true);
+      });
+    }
+  });
+});

@@ -74,11 +74,15 @@ export function servePort(path: string, agent: Agent): void {
         Atomics.store(flags, 0, 0);
         return;
       case "data": {
-        // Copy out and free the slot at once; the copy is ours (the decoder may keep it).
-        const chunk = new Uint8Array(inbox, m.slot * READ_CHUNK, m.length).slice();
-        Atomics.store(slotState, m.slot, 0);
-        Atomics.notify(slotState, m.slot);
-        conn?.receive(chunk);
+        // Lent to the decoder for this call only: it copies what it keeps (most bytes of a large
+        // frame go straight into the frame's buffer, with no copy of the whole slot first).
+        // Then the slot is free for the reader again.
+        try {
+          conn?.receive(new Uint8Array(inbox, m.slot * READ_CHUNK, m.length), true);
+        } finally {
+          Atomics.store(slotState, m.slot, 0);
+          Atomics.notify(slotState, m.slot);
+        }
         return;
       }
       case "writable":
