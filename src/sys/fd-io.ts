@@ -62,3 +62,21 @@ export function wakePipe(): [number, number] {
   check(libc().pipe2(ptr(fds), O_CLOEXEC | O_NONBLOCK), "pipe2", "wake");
   return [fds[0]!, fds[1]!];
 }
+
+const F_SETFL = 4;
+const F_SETPIPE_SZ = 1031;
+
+/**
+ * A pipe for a child's output: [read end (non-blocking, close-on-exec), write end (blocking,
+ * close-on-exec: the child gets it through dup2, which clears the flag on its copy)]. The
+ * capacity is raised to `capacity` where the kernel allows (fs.pipe-max-size); a smaller pipe
+ * still works, only with more wake-ups.
+ */
+export function outputPipe(capacity: number): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc().pipe2(ptr(fds), O_CLOEXEC), "pipe2", "output");
+  const [r, w] = [fds[0]!, fds[1]!];
+  check(libc().fcntl(r, F_SETFL, O_NONBLOCK), "fcntl(F_SETFL)", "output pipe");
+  libc().fcntl(r, F_SETPIPE_SZ, capacity);
+  return [r, w];
+}

@@ -175,6 +175,26 @@ describe("buffer pool", () => {
   });
 });
 
+describe("buffer pool under a steady stream", () => {
+  test("reuses every buffer while any is lent (no new buffer per read); shrinks to keep when idle", async () => {
+    const pool = new BufferPool(8, 4, 1);
+    const anchor = await pool.take(); // one frame always waiting to be written
+    const seen = new Set<Uint8Array>();
+    for (let round = 0; round < 20; round++) {
+      const batch = [await pool.take(), await pool.take(), await pool.take()];
+      if (round > 0) for (const b of batch) expect(seen.has(b)).toBe(true);
+      for (const b of batch) (seen.add(b), pool.give(b));
+    }
+    expect(seen.size).toBe(3);
+    pool.give(anchor);
+    seen.add(anchor);
+    expect(pool.lent).toBe(0);
+    // Idle: only `keep` stays; the next burst allocates the rest again.
+    const burst = await Promise.all([pool.take(), pool.take()]);
+    expect(burst.filter((b) => seen.has(b)).length).toBe(1);
+  });
+});
+
 describe("inbound budget", () => {
   test("pauses at the high-water mark and resumes below the low-water mark", () => {
     const calls: string[] = [];

@@ -1,57 +1,110 @@
 /**
- * Moves a child's output pipe to the host: reads a chunk only when the output queue has room
- * (so a host that does not read makes the child block on its pipe), and cuts chunks to at most
- * 64 KiB per frame. Remembers when it last moved data, which the session uses to stop waiting
- * for output once the process has exited and only background children hold the pipe.
+ * Moves a child's output pipe to the host. agentd owns the pipe's read end (non-blocking): it
+ * reads only when the output queue has room (so a host that does not read makes the child block
+ * on its pipe), straight into a pooled buffer, and the frame is written to the host from that
+ * buffer, which returns to the pool once written. When the pipe is empty the output poller
+ * (a Worker blocked in poll(2)) says when it is readable again.
+ *
+ * Why not Bun's ReadableStream of a "pipe": it hands over ~64 KiB per read, each through the
+ * stream machinery and into a new buffer; under TCG that cost more CPU than writing the bytes
+ * to the port. Here a read takes up to OUTPUT_CHUNK at once from a pipe that holds PIPE_CAPACITY.
+ *
+ * Remembers when it last moved data, which the session uses to stop waiting for output once the
+ * process has exited and only background children hold the pipe.
  */
-import { BULK_FRAME_MAX, type OutputQueue } from "../output-queue.ts";
+import { BufferPool } from "../fs/buffer-pool.ts";
+import { BULK_FRAME_MAX, OUTPUT_HIGH_WATER, type OutputQueue } from "../output-queue.ts";
+import { readFd } from "../../sys/fd-io.ts";
+import { closeFd } from "../../sys/libc.ts";
+import { outputPoller } from "./output-poller.ts";
 
-/**
- * Largest stdout/stderr chunk per frame: the queue's bulk frame size. The pipe's reader hands
- * over what accumulated while agentd was busy, often more than the pipe's 64 KiB; fewer, larger
- * frames cost less per byte.
- */
+/** Largest stdout/stderr read, and so frame: the queue's bulk frame size. */
 export const OUTPUT_CHUNK = BULK_FRAME_MAX;
+/** The child's pipe: room for a few reads while agentd writes to the port. */
+export const PIPE_CAPACITY = 1024 * 1024;
+/**
+ * Read buffers of all sessions together: as many as the output queue holds at its high-water
+ * mark, plus one; only one is kept while idle (RSS).
+ */
+const pool = new BufferPool(OUTPUT_CHUNK, OUTPUT_HIGH_WATER / OUTPUT_CHUNK + 1, 1);
+
+export type Emit = (data: Uint8Array, done: () => void) => void;
+
+/** Reads smaller than this are copied out and their buffer returned at once (see #run). */
+const COPY_BELOW = 64 * 1024;
 
 export class Pump {
   lastActivity = performance.now();
   waitingForRoom = false;
   readonly done: Promise<void>;
-  #reader: { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> };
+  #fd: number;
+  #cancelled = false;
+  #onCancel!: () => void;
+  readonly #cancel = new Promise<"cancelled">((r) => (this.#onCancel = () => r("cancelled")));
 
+  /** Takes ownership of `fd`, the read end: it is closed when the pump ends. */
   constructor(
-    stream: ReadableStream<Uint8Array>,
+    fd: number,
     readonly queue: OutputQueue,
-    readonly emit: (chunk: Uint8Array) => void,
+    readonly emit: Emit,
+    readonly subject: string,
   ) {
-    this.#reader = stream.getReader();
+    this.#fd = fd;
     this.done = this.#run();
   }
 
   async #run(): Promise<void> {
+    const poller = outputPoller();
+    const slot = await poller.register(this.#fd);
     try {
       for (;;) {
         const room = this.queue.room();
         if (room) {
           this.waitingForRoom = true;
-          await room;
+          await Promise.race([room, this.#cancel]);
           this.waitingForRoom = false;
         }
-        if (this.queue.closed) return;
-        const { done, value } = await this.#reader.read();
-        if (done || !value) return;
-        this.lastActivity = performance.now();
-        for (let at = 0; at < value.length; at += OUTPUT_CHUNK) {
-          this.emit(value.subarray(at, Math.min(value.length, at + OUTPUT_CHUNK)));
+        if (this.queue.closed || this.#cancelled) return;
+        const buf = await this.#take();
+        if (!buf) return;
+        let n: number;
+        try {
+          n = readFd(this.#fd, buf, this.subject);
+        } catch {
+          n = 0; // A broken pipe ends the stream; the session reports the exit regardless.
         }
+        if (n > 0) {
+          this.lastActivity = performance.now();
+          // A small read (a prompt, a line) would hold a whole buffer until it is written: copy
+          // it out instead, so many quiet sessions cannot use up the pool.
+          if (n < COPY_BELOW) {
+            const copy = buf.slice(0, n);
+            pool.give(buf);
+            this.emit(copy, () => {});
+          } else this.emit(buf.subarray(0, n), () => pool.give(buf));
+          continue;
+        }
+        pool.give(buf);
+        if (n === 0) return;
+        if ((await Promise.race([poller.readable(slot), this.#cancel])) === "cancelled") return;
       }
-    } catch {
-      // A cancelled or broken pipe ends the stream; the session reports the exit regardless.
+    } finally {
+      poller.release(slot);
+      closeFd(this.#fd);
     }
+  }
+
+  /** A pooled buffer, or null when cancelled first (a buffer that comes later goes back). */
+  async #take(): Promise<Uint8Array | null> {
+    const taking = pool.take();
+    if ((await Promise.race([taking, this.#cancel])) !== "cancelled") return taking;
+    void taking.then((b) => pool.give(b));
+    return null;
   }
 
   /** Stops reading; the pipe is closed and a writer still holding it gets EPIPE. */
   cancel(): void {
-    this.#reader.cancel().catch(() => {});
+    this.#cancelled = true;
+    this.#onCancel();
   }
 }

@@ -12,7 +12,7 @@ import type { SessionContext } from "../session-context.ts";
 import { buildEnv } from "./env.ts";
 import { Pump } from "./pump.ts";
 import { rlimitArgs } from "./rlimits.ts";
-import { exitStatus, spawnChild, type ExitStatus } from "./spawn.ts";
+import { exitStatus, spawnChild, type ExitStatus, type OutputFds } from "./spawn.ts";
 import { StdinSpill } from "./stdin-spill.ts";
 import { pipeTarget, StdinWriter } from "./stdin-writer.ts";
 import { parseGroup, parsePasswd, resolveUser, type Identity } from "./user.ts";
@@ -118,20 +118,20 @@ export class ExecSession {
     if (terminal) {
       // A terminal buffers what it cannot write at once; there is no stdin to close, EOF is ^D.
       this.#stdin.attach({ write: (c) => void (terminal.closed || terminal.write(c)), end: () => {} });
-    } else this.#startPipes(proc);
+    } else if (spawned.output) this.#startPipes(proc, spawned.output);
     const status = await exitStatus(proc);
     await this.#drain(performance.now());
     this.#finish(status);
   }
 
-  #startPipes(proc: Subprocess): void {
+  #startPipes(proc: Subprocess, output: OutputFds): void {
     this.#stdin.attach(pipeTarget(proc.stdin as import("bun").FileSink));
-    // Each chunk is a fresh buffer from the pipe's reader, so frames can be sent from it as is.
-    const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array) =>
-      this.ctx.sendData(this.id, type, data, true, null);
+    // Frames are written straight from the pump's pooled buffer, which `done` gives back.
+    const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array, done: () => void) =>
+      this.ctx.sendData(this.id, type, data, true, done);
     this.#pumps = [
-      new Pump(proc.stdout as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stdout")),
-      new Pump(proc.stderr as ReadableStream<Uint8Array>, this.ctx.queue, emit("core.exec.stderr")),
+      new Pump(output.stdout, this.ctx.queue, emit("core.exec.stdout"), `stdout of exec ${this.id}`),
+      new Pump(output.stderr, this.ctx.queue, emit("core.exec.stderr"), `stderr of exec ${this.id}`),
     ];
   }
 

@@ -7,7 +7,9 @@
 import { close as fsClose, read as fsRead } from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { Subprocess } from "bun";
-import { closeOnExecAll, dup, setBlocking } from "../../sys/libc.ts";
+import { outputPipe } from "../../sys/fd-io.ts";
+import { closeFd, closeOnExecAll, dup, setBlocking } from "../../sys/libc.ts";
+import { PIPE_CAPACITY } from "./pump.ts";
 
 export interface SpawnPlan {
   /** Full argv: helper, its options, `--`, command, arguments. */
@@ -17,7 +19,15 @@ export interface SpawnPlan {
   tty: { rows: number; cols: number; onData: (data: Uint8Array) => void; onClose: () => void } | null;
 }
 
-export type SpawnResult = { ok: true; proc: Subprocess } | { ok: false; message: string };
+/** The read ends of a piped child's stdout and stderr, agentd's to read and close. */
+export interface OutputFds {
+  stdout: number;
+  stderr: number;
+}
+
+export type SpawnResult =
+  | { ok: true; proc: Subprocess; output: OutputFds | null }
+  | { ok: false; message: string };
 
 /** How the process ended: the exit status, or -1 and the signal that killed it. */
 export interface ExitStatus {
@@ -87,24 +97,54 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
       });
       // Bun opens the PTY master without O_CLOEXEC; later children must not inherit it.
       closeOnExecAll();
-      return { ok: true, proc };
+      return { ok: true, proc, output: null };
     }
-    const proc = Bun.spawn(plan.argv, {
-      env: plan.env,
-      // fd 3 is the helper's status pipe.
-      stdio: ["pipe", "pipe", "pipe", "pipe"],
-      // setsid: the child leads its own process group, so signals reach a whole pipeline.
-      detached: true,
-    });
-    const status = await readStatus(ownStatusFd(proc.stdio[3] as number));
-    if (status !== "") {
-      await proc.exited;
-      return { ok: false, message: status };
-    }
-    return { ok: true, proc };
+    return await spawnPiped(plan);
   } catch (e) {
     return { ok: false, message: `cannot run '${plan.command}': ${errnoText(e)}` };
   }
+}
+
+/**
+ * stdout and stderr are pipes agentd makes itself (see pump.ts); the child gets their write ends,
+ * agentd closes its copies right after the spawn, so the pipes end when the child's side closes.
+ */
+async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
+  const [outRead, outWrite] = outputPipe(PIPE_CAPACITY);
+  let errPipe: [number, number];
+  try {
+    errPipe = outputPipe(PIPE_CAPACITY);
+  } catch (e) {
+    closeFd(outRead);
+    closeFd(outWrite);
+    throw e;
+  }
+  const [errRead, errWrite] = errPipe;
+  let proc: Subprocess;
+  try {
+    proc = Bun.spawn(plan.argv, {
+      env: plan.env,
+      // fd 3 is the helper's status pipe.
+      stdio: ["pipe", outWrite, errWrite, "pipe"],
+      // setsid: the child leads its own process group, so signals reach a whole pipeline.
+      detached: true,
+    });
+  } catch (e) {
+    closeFd(outRead);
+    closeFd(errRead);
+    throw e;
+  } finally {
+    closeFd(outWrite);
+    closeFd(errWrite);
+  }
+  const status = await readStatus(ownStatusFd(proc.stdio[3] as number));
+  if (status !== "") {
+    closeFd(outRead);
+    closeFd(errRead);
+    await proc.exited;
+    return { ok: false, message: status };
+  }
+  return { ok: true, proc, output: { stdout: outRead, stderr: errRead } };
 }
 
 /** The exit status of a finished process. */

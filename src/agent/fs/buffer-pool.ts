@@ -13,7 +13,7 @@ export class BufferPool {
     readonly size: number,
     /** Buffers lent at once; `take` waits beyond it. */
     readonly max: number,
-    /** Free buffers kept for the next read; the rest go to the collector. */
+    /** Free buffers kept once none is lent; the rest go to the collector. */
     readonly keep: number,
   ) {}
 
@@ -23,9 +23,15 @@ export class BufferPool {
     return this.#free.pop() ?? new Uint8Array(this.size);
   }
 
+  /**
+   * While any buffer is lent (a stream is running) every returned buffer is kept for the next
+   * read: dropping them would make one new buffer per read for the collector. When the last one
+   * comes back the pool shrinks to `keep`.
+   */
   give(buf: Uint8Array): void {
     this.#lent--;
-    if (this.#free.length < this.keep) this.#free.push(buf);
+    this.#free.push(buf);
+    if (this.#lent === 0 && this.#free.length > this.keep) this.#free.length = this.keep;
     this.#waiters.shift()?.();
   }
 
