@@ -150,17 +150,13 @@ export class OutputQueue {
    */
   flush(): void {
     const sink = this.#sink;
-    let full = false;
     while (sink && this.#next()) {
       const { n, finished } = this.#writeCurrent(sink);
       if (this.#currentBulk) {
         this.#bulkBytes -= n;
         this.#sliceUsed += n;
       } else this.#urgentBytes -= n;
-      if (!finished) {
-        full = true;
-        break;
-      }
+      if (!finished) break;
       const done = this.#current!.done;
       this.#current = null;
       done?.();

@@ -48,9 +48,6 @@ const SYMBOLS = {
   cfmakeraw: { args: [FFIType.ptr], returns: FFIType.void },
 } as const;
 
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
 
 type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 
@@ -105,7 +102,6 @@ export function closeFd(fd: number): void {
   open().close(fd);
 }
 
-const F_DUPFD_CLOEXEC = 1030;
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
@@ -124,18 +120,6 @@ export function closeOnExecAll(): number {
     if (flags >= 0 && !(flags & FD_CLOEXEC) && lib.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) fixed++;
   }
   return fixed;
-}
-
-/** dup(2) with close-on-exec (F_DUPFD_CLOEXEC): a new descriptor for the same open file. */
-export function dup(fd: number): number {
-  return check(open().fcntl(fd, F_DUPFD_CLOEXEC, 3), "fcntl(F_DUPFD_CLOEXEC)", String(fd));
-}
-
-/** Clears O_NONBLOCK so a read on a threadpool thread waits for data instead of failing EAGAIN. */
-export function setBlocking(fd: number): void {
-  const lib = open();
-  const flags = check(lib.fcntl(fd, F_GETFL, 0), "fcntl(F_GETFL)", String(fd));
-  if (flags & O_NONBLOCK) check(lib.fcntl(fd, F_SETFL, flags & ~O_NONBLOCK), "fcntl(F_SETFL)", String(fd));
 }
 
 /** The loaded libc symbols, for the other modules of src/sys. */

@@ -15,7 +15,6 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "../../src/host/client.ts";
-import { RemoteFsError } from "../../src/host/errors.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 import { startAgent, type HostAgent } from "./harness.ts";
 import { remoteError } from "../support.ts";

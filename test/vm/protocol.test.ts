@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import type { AgentClient } from "../../src/host/client.ts";
-import { RemoteFsError } from "../../src/host/errors.ts";
 import { bootGuest, text, type Guest } from "./harness.ts";
 import { remoteError } from "../support.ts";
 

@@ -4,11 +4,11 @@
  * run: the helper reports a failed exec on a close-on-exec status pipe (fd 3), so a command that
  * merely exits 127 is never mistaken for one that did not start.
  */
-import { close as fsClose, read as fsRead } from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { Subprocess } from "bun";
-import { outputPipe } from "../../sys/fd-io.ts";
-import { closeFd, closeOnExecAll, dup, setBlocking } from "../../sys/libc.ts";
+import { outputPipe, readFd } from "../../sys/fd-io.ts";
+import { closeFd, closeOnExecAll } from "../../sys/libc.ts";
+import { outputPoller } from "./output-poller.ts";
 import { PIPE_CAPACITY } from "./pump.ts";
 
 export interface SpawnPlan {
@@ -38,34 +38,32 @@ export interface ExitStatus {
 const STATUS_LIMIT = 4096;
 
 /**
- * Takes our own descriptor for the helper's status channel, synchronously right after the
- * spawn. Bun closes its descriptor when the process exits; reading that one would race the close
- * and, once the number is reused, read another session's channel. A dup is ours alone to close.
+ * Reads the helper's status pipe (agentd's own, non-blocking read end) to its end: empty means
+ * the exec succeeded (the write end was close-on-exec), else the helper's message. Waits through
+ * the output poller, so no threadpool thread is held by a helper that is slow to exec.
  */
-function ownStatusFd(fd: number): number {
-  const own = dup(fd);
-  // Bun makes the channel non-blocking; our read runs on a threadpool thread and must wait.
-  setBlocking(own);
-  return own;
+async function readStatus(fd: number): Promise<string> {
+  const poller = outputPoller();
+  const slot = await poller.register(fd);
+  const buf = new Uint8Array(STATUS_LIMIT);
+  let got = 0;
+  try {
+    while (got < STATUS_LIMIT) {
+      const n = readFd(fd, buf.subarray(got), "exec status pipe");
+      if (n === 0) break;
+      if (n > 0) got += n;
+      else await poller.readable(slot);
+    }
+  } catch {
+    // A failed read ends the status like an end of file; the exit status still tells.
+  } finally {
+    poller.release(slot);
+    closeFd(fd);
+  }
+  return new TextDecoder().decode(buf.subarray(0, got)).trim();
 }
 
-/** Reads the helper's status pipe to EOF: empty means exec succeeded. */
-function readStatus(fd: number): Promise<string> {
-  return new Promise((resolve) => {
-    const buf = Buffer.alloc(STATUS_LIMIT);
-    let got = 0;
-    const finish = () => fsClose(fd, () => resolve(buf.subarray(0, got).toString("utf8").trim()));
-    const step = () =>
-      fsRead(fd, buf, got, STATUS_LIMIT - got, null, (error, n) => {
-        if (error || n === 0) return finish();
-        got += n;
-        if (got >= STATUS_LIMIT) return finish();
-        step();
-      });
-    step();
-  });
-}
-
+/** The reason in a spawn error, in the words the shell would use. */
 function errnoText(e: unknown): string {
   const code = (e as { code?: string }).code;
   const message = e instanceof Error ? e.message : String(e);
@@ -110,41 +108,41 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
  * agentd closes its copies right after the spawn, so the pipes end when the child's side closes.
  */
 async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
-  const [outRead, outWrite] = outputPipe(PIPE_CAPACITY);
-  let errPipe: [number, number];
-  try {
-    errPipe = outputPipe(PIPE_CAPACITY);
-  } catch (e) {
-    closeFd(outRead);
-    closeFd(outWrite);
-    throw e;
-  }
-  const [errRead, errWrite] = errPipe;
+  const opened: number[] = [];
+  const pipe = (capacity: number) => {
+    const fds = outputPipe(capacity);
+    opened.push(...fds);
+    return fds;
+  };
   let proc: Subprocess;
+  let ours: number[];
   try {
+    const [outRead, outWrite] = pipe(PIPE_CAPACITY);
+    const [errRead, errWrite] = pipe(PIPE_CAPACITY);
+    // fd 3: the helper's status pipe; a page is plenty for its one message.
+    const [statusRead, statusWrite] = pipe(STATUS_LIMIT);
+    ours = [outRead, errRead, statusRead];
     proc = Bun.spawn(plan.argv, {
       env: plan.env,
-      // fd 3 is the helper's status pipe.
-      stdio: ["pipe", outWrite, errWrite, "pipe"],
+      stdio: ["pipe", outWrite, errWrite, statusWrite],
       // setsid: the child leads its own process group, so signals reach a whole pipeline.
       detached: true,
     });
   } catch (e) {
-    closeFd(outRead);
-    closeFd(errRead);
+    for (const fd of opened) closeFd(fd);
     throw e;
-  } finally {
-    closeFd(outWrite);
-    closeFd(errWrite);
   }
-  const status = await readStatus(ownStatusFd(proc.stdio[3] as number));
+  // The child has its copies of the write ends; ours must go, or the pipes never end.
+  for (const fd of opened) if (!ours.includes(fd)) closeFd(fd);
+  const [stdout, stderr, statusRead] = ours as [number, number, number];
+  const status = await readStatus(statusRead);
   if (status !== "") {
-    closeFd(outRead);
-    closeFd(errRead);
+    closeFd(stdout);
+    closeFd(stderr);
     await proc.exited;
     return { ok: false, message: status };
   }
-  return { ok: true, proc, output: { stdout: outRead, stderr: errRead } };
+  return { ok: true, proc, output: { stdout, stderr } };
 }
 
 /** The exit status of a finished process. */
