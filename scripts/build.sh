@@ -12,8 +12,8 @@ command -v "$CC" >/dev/null || { echo "build: no C compiler ($CC); install gcc" 
 COMPILE=(build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --bytecode)
 # --smol: the collector runs more often, which keeps agentd near its RSS budget under bulk I/O.
 AGENTD_FLAGS=(--compile-exec-argv=--smol)
-# The port reader and the output poller run in Workers; a compiled binary only has them when they
-# are entry points too.
-"$BUN" "${COMPILE[@]}" "${AGENTD_FLAGS[@]}" agentd/main.ts src/agent/port/reader-worker.ts src/agent/exec/poller-worker.ts --outfile dist/agentd >/dev/null
+# The port reader (it polls the output pipes too) runs in a Worker; a compiled binary only has it
+# when it is an entry point too.
+"$BUN" "${COMPILE[@]}" "${AGENTD_FLAGS[@]}" agentd/main.ts src/agent/port/reader-worker.ts --outfile dist/agentd >/dev/null
 "$BUN" "${COMPILE[@]}" src/host/cli/main.ts --outfile dist/agentctl >/dev/null
 echo "build: dist/agentd dist/agentd-exec dist/agentctl"

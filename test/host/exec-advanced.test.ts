@@ -237,10 +237,13 @@ describe("stdin a child never reads", () => {
 
 describe("descriptors", () => {
   test("a child holds only 0, 1 and 2 (pipes and terminal), and agentd's own are close-on-exec", async () => {
-    const { readdirSync, readFileSync } = await import("node:fs");
+    const { readdirSync, readFileSync, readlinkSync } = await import("node:fs");
     for (const tty of [false, true]) {
       const h = client.exec("sleep", ["30"], { tty });
       const pid = await h.started;
+      // With a terminal, started can come while the exec helper still runs (it briefly opens
+      // /proc/self/oom_score_adj): look once the command itself is running.
+      for (let i = 0; i < 200 && readlinkSync(`/proc/${pid}/exe`).endsWith("agentd-exec"); i++) await Bun.sleep(10);
       expect(readdirSync(`/proc/${pid}/fd`).sort()).toEqual(["0", "1", "2"]);
       if (tty) {
         for (const fd of readdirSync(`/proc/${agent.proc.pid}/fdinfo`)) {

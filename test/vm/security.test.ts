@@ -49,7 +49,10 @@ test("a spawned child holds only descriptors 0, 1 and 2, with pipes and with a t
     const h = c.exec("sleep", ["30"], { tty });
     const pid = await h.started;
     // Looked at from another process: a shell listing its own fds would see its listing's fd.
-    expect((await sh(`ls /proc/${pid}/fd | tr '\\n' ' '`)).out).toBe("0 1 2 ");
+    // With a terminal, started can come while the exec helper still runs (it briefly opens
+    // /proc/self/oom_score_adj): look once the command itself is running.
+    const listing = `i=0; while [ $i -lt 500 ] && readlink /proc/${pid}/exe | grep -q agentd-exec; do i=$((i+1)); done; ls /proc/${pid}/fd | tr '\\n' ' '`;
+    expect((await sh(listing)).out).toBe("0 1 2 ");
     h.signal(9);
     await h.exited;
   }

@@ -1,50 +1,31 @@
 /**
- * The main thread's side of poller-worker.ts: children's output pipes are registered here, and
- * `readable(slot)` resolves when the worker saw the pipe readable (or at its end). One poller and
- * one Worker per process, started on first use.
+ * The main thread's side of output-pipe readiness: pipes are registered here, and
+ * `readable(slot)` resolves when the polling Worker (port/reader-worker.ts) saw the pipe readable,
+ * at its end, or when the slot is released. In the guest the port link installs the poller of
+ * its own Worker; without a port (host mode) the first use starts the same Worker with no port.
  */
 import { log } from "../log.ts";
 import { wakePipe, writeFd } from "../../sys/fd-io.ts";
-
-/** Pipes watched at once: two per exec session (stdout, stderr); beyond it, spawning waits. */
-export const MAX_WATCHED = 1024;
+import { arm, MAX_WATCHED, newOutputTable, setSlot, setUsed } from "./output-table.ts";
 
 export class OutputPoller {
-  readonly #table = new SharedArrayBuffer(4 * (1 + MAX_WATCHED * 2));
-  readonly #t = new Int32Array(this.#table);
-  readonly #wake: number;
+  readonly table = newOutputTable();
+  readonly #t = new Int32Array(this.table);
   readonly #waiting = new Map<number, () => void>();
   readonly #free: number[] = [];
   #used = 0;
   #slotWaiters: (() => void)[] = [];
 
-  constructor() {
-    const [wakeRead, wakeWrite] = wakePipe();
-    this.#wake = wakeWrite;
-    // Found by its path from the bundle root inside the compiled binary (see port-link.ts).
-    const worker = new Worker("./src/agent/exec/poller-worker.ts");
-    worker.onmessage = (event: MessageEvent<{ ready?: number[]; error?: string }>) => {
-      if (event.data.error) log("warn", `output poller: ${event.data.error}`);
-      for (const slot of event.data.ready ?? []) {
-        const resolve = this.#waiting.get(slot);
-        this.#waiting.delete(slot);
-        resolve?.();
-      }
-    };
-    worker.onerror = (e) => log("error", `output poller failed: ${e.message}`);
-    // Not a reason to keep the process alive by itself.
-    worker.unref();
-    worker.postMessage({ table: this.#table, wakeFd: wakeRead });
-  }
+  /** `poke` wakes the Worker so it polls the current table. */
+  constructor(readonly poke: () => void) {}
 
   /** A slot for `fd`, disarmed; waits while all MAX_WATCHED are in use. */
   async register(fd: number): Promise<number> {
     while (this.#free.length === 0 && this.#used >= MAX_WATCHED)
       await new Promise<void>((r) => this.#slotWaiters.push(r));
     const slot = this.#free.pop() ?? this.#used++;
-    Atomics.store(this.#t, 1 + slot * 2, fd);
-    Atomics.store(this.#t, 2 + slot * 2, 0);
-    Atomics.store(this.#t, 0, this.#used);
+    setSlot(this.#t, slot, fd, 0);
+    setUsed(this.#t, this.#used);
     return slot;
   }
 
@@ -52,30 +33,64 @@ export class OutputPoller {
   readable(slot: number): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#waiting.set(slot, resolve);
-      Atomics.store(this.#t, 2 + slot * 2, 1);
-      this.#poke();
+      arm(this.#t, slot);
+      this.poke();
     });
   }
 
   /** Stops watching the slot (before its descriptor is closed) and frees it. */
   release(slot: number): void {
-    Atomics.store(this.#t, 2 + slot * 2, 0);
-    Atomics.store(this.#t, 1 + slot * 2, -1);
+    setSlot(this.#t, slot, -1, 0);
+    this.#wakeWaiter(slot);
+    this.#free.push(slot);
+    this.#slotWaiters.shift()?.();
+    // The Worker may be in poll(2) on the old descriptor: make it rebuild its set.
+    this.poke();
+  }
+
+  /** The Worker's report: these slots are ready (and disarmed). */
+  onReady(slots: readonly number[]): void {
+    for (const slot of slots) this.#wakeWaiter(slot);
+  }
+
+  #wakeWaiter(slot: number): void {
     const resolve = this.#waiting.get(slot);
     this.#waiting.delete(slot);
     resolve?.();
-    this.#free.push(slot);
-    this.#slotWaiters.shift()?.();
-    // The worker may be in poll(2) on the old descriptor: make it rebuild its set.
-    this.#poke();
-  }
-
-  #poke(): void {
-    writeFd(this.#wake, Uint8Array.of(1), "poller wake pipe");
   }
 }
 
 let shared: OutputPoller | null = null;
+
+/** The port link's poller, served by its Worker. */
+export function installOutputPoller(poller: OutputPoller): void {
+  shared = poller;
+}
+
 export function outputPoller(): OutputPoller {
-  return (shared ??= new OutputPoller());
+  return (shared ??= standalonePoller());
+}
+
+/** Host mode: the polling Worker with no port, for the output pipes alone. */
+function standalonePoller(): OutputPoller {
+  const [wakeRead, wakeWrite] = wakePipe();
+  const poller = new OutputPoller(() => writeFd(wakeWrite, Uint8Array.of(1), "poller wake pipe"));
+  // Found by its path from the bundle root inside the compiled binary (see port-link.ts).
+  const worker = new Worker("./src/agent/port/reader-worker.ts");
+  worker.onmessage = (event: MessageEvent<{ kind: string; ready?: number[]; message?: string }>) => {
+    if (event.data.kind === "outputs") poller.onReady(event.data.ready ?? []);
+    else if (event.data.kind === "error") log("warn", `output poller: ${event.data.message}`);
+  };
+  worker.onerror = (e) => log("error", `output poller failed: ${e.message}`);
+  worker.unref();
+  const none = new SharedArrayBuffer(8);
+  worker.postMessage({
+    fd: -1,
+    wakeFd: wakeRead,
+    control: none,
+    inbox: none,
+    slots: none,
+    outputs: poller.table,
+  });
+  return poller;
 }

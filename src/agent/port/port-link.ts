@@ -13,11 +13,14 @@ import type { Agent } from "../agent.ts";
 import type { Connection } from "../connection.ts";
 import type { Link } from "../link.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, openFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
+import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
+import type { ReaderInit } from "./reader-worker.ts";
 
 type WorkerMessage =
   | { kind: "up" | "down" | "writable" }
   | { kind: "data"; slot: number; length: number }
+  | { kind: "outputs"; ready: number[] }
   | { kind: "error"; message: string };
 
 export function servePort(path: string, agent: Agent): void {
@@ -29,6 +32,9 @@ export function servePort(path: string, agent: Agent): void {
   const slots = new SharedArrayBuffer(4 * INBOX_SLOTS);
   const slotState = new Int32Array(slots);
   const wake = () => writeFd(wakeWrite, Uint8Array.of(1), "wake pipe");
+  // The children's output pipes are polled by the same Worker (one VM, not two).
+  const outputs = new OutputPoller(wake);
+  installOutputPoller(outputs);
   let conn: Connection | null = null;
 
   const link: Link = {
@@ -88,11 +94,15 @@ export function servePort(path: string, agent: Agent): void {
       case "writable":
         conn?.drained();
         return;
+      case "outputs":
+        outputs.onReady(m.ready);
+        return;
       case "error":
         log("warn", `port ${path}: ${m.message}`);
     }
   };
   worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  worker.postMessage({ fd, wakeFd: wakeRead, control, inbox, slots });
+  const init: ReaderInit = { fd, wakeFd: wakeRead, control, inbox, slots, outputs: outputs.table };
+  worker.postMessage(init);
   log("info", `serving on ${path}`);
 }

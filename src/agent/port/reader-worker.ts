@@ -1,19 +1,27 @@
 /**
- * The port's reader, in a Worker because reading the port must block somewhere and the event
- * loop must not. It polls the port (and a wake pipe the main thread writes to when it changes the
- * control flags), reads up to READ_CHUNK at a time, and posts:
+ * agentd's one polling thread, in a Worker because waiting must block somewhere and the event
+ * loop must not. It polls the virtio port (when there is one), a wake pipe the main thread writes
+ * to when it changes what should be polled, and the children's output pipes the main thread has
+ * armed. One Worker for both jobs: each Worker is a JavaScriptCore VM of its own, and agentd's
+ * memory budget is tight.
+ *
+ * The port (fd ≥ 0; host mode has none): reads up to READ_CHUNK at a time and posts
  *   { kind: "up" } / { kind: "down" }   the host connected / went away (POLLHUP or read 0)
- *   { kind: "data", chunk }             bytes from the host (the ArrayBuffer is transferred)
+ *   { kind: "data", slot, length }      bytes from the host, in a slot of the shared inbox
  *   { kind: "writable" }                the port can take more (asked for by the main thread)
  *   { kind: "error", message }          a read or poll failed (the loop goes on after a pause)
  * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable.
+ * Data is read into slots of a shared inbox (INBOX_SLOTS × READ_CHUNK); the main thread lends the
+ * slot to its frame decoder and frees it. Reading into a fresh buffer per read and transferring
+ * it made garbage that neither thread's collector saw as its own, and agentd's RSS grew past 150
+ * MiB under a steady upload.
  *
- * Data is read into slots of a shared inbox (INBOX_SLOTS × READ_CHUNK) and announced with
- * { kind: "data", slot, length }; the main thread copies it out and frees the slot. Reading into a
- * fresh buffer per read and transferring it made garbage that neither thread's collector saw as
- * its own, and agentd's RSS grew past 150 MiB under a steady upload.
+ * Output pipes (exec/output-poller.ts owns the table): posts { kind: "outputs", ready: [slot] }
+ * for armed slots that are readable, at their end, or failed, disarming each (one report per
+ * arming; the main thread does all the reading).
  */
 import { pollFds, POLLHUP, POLLIN, POLLOUT, readFd } from "../../sys/fd-io.ts";
+import { armedOutputs, takeReady } from "../exec/output-table.ts";
 
 declare const self: Worker;
 
@@ -21,7 +29,8 @@ import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 /** While the host is away, look again this often. */
 const HUP_RETRY_MS = 50;
 
-interface Init {
+export interface ReaderInit {
+  /** The port, or -1 (host mode: output pipes only). */
   fd: number;
   wakeFd: number;
   control: SharedArrayBuffer;
@@ -29,11 +38,14 @@ interface Init {
   inbox: SharedArrayBuffer;
   /** Int32 per slot: 0 free, 1 holding data for the main thread. */
   slots: SharedArrayBuffer;
+  /** The output poller's table (output-table.ts). */
+  outputs: SharedArrayBuffer;
 }
 
-function run({ fd, wakeFd, control, inbox, slots }: Init): void {
+function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
   const flags = new Int32Array(control);
   const state = new Int32Array(slots);
+  const table = new Int32Array(outputs);
   let slot = 0;
   const wakeBuf = new Uint8Array(64);
   let connected: boolean | null = null;
@@ -48,26 +60,29 @@ function run({ fd, wakeFd, control, inbox, slots }: Init): void {
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const events = (paused ? 0 : POLLIN) | (wantWrite ? POLLOUT : 0);
-      const [port, wake] = pollFds(
-        [
-          { fd, events },
-          { fd: wakeFd, events: POLLIN },
-        ],
+      const armed = armedOutputs(table);
+      // poll(2) ignores a negative descriptor: host mode's missing port.
+      const revents = pollFds(
+        [{ fd, events }, { fd: wakeFd, events: POLLIN }, ...armed.map((a) => ({ fd: a.fd, events: POLLIN }))],
         connected === false ? HUP_RETRY_MS : -1,
       );
-      if (wake! & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
-      if (port! & POLLHUP && !(port! & POLLIN)) {
+      const [port, wake] = [revents[0]!, revents[1]!];
+      if (wake & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
+      const ready = takeReady(table, armed, revents.slice(2));
+      if (ready.length > 0) self.postMessage({ kind: "outputs", ready });
+      if (fd < 0) continue;
+      if (port & POLLHUP && !(port & POLLIN)) {
         setConnected(false);
         // POLLHUP is level-triggered: wait before polling again instead of spinning.
         Bun.sleepSync(HUP_RETRY_MS);
         continue;
       }
       setConnected(true);
-      if (port! & POLLOUT && wantWrite) {
+      if (port & POLLOUT && wantWrite) {
         Atomics.store(flags, 1, 0);
         self.postMessage({ kind: "writable" });
       }
-      if (port! & POLLIN && !paused) {
+      if (port & POLLIN && !paused) {
         // Wait for the main thread to free the slot (it copies quickly; this bounds memory).
         while (Atomics.load(state, slot) !== 0) Atomics.wait(state, slot, 1, 100);
         const buf = new Uint8Array(inbox, slot * READ_CHUNK, READ_CHUNK);
@@ -93,4 +108,4 @@ function run({ fd, wakeFd, control, inbox, slots }: Init): void {
   }
 }
 
-self.onmessage = (event: MessageEvent<Init>) => run(event.data);
+self.onmessage = (event: MessageEvent<ReaderInit>) => run(event.data);

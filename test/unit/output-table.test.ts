@@ -1,0 +1,43 @@
+/** The output poller's shared table: what the Worker polls and reports, and races with release. */
+import { expect, test } from "bun:test";
+import { arm, armedOutputs, newOutputTable, setSlot, setUsed, takeReady } from "../../src/agent/exec/output-table.ts";
+
+const POLLIN = 1;
+const POLLHUP = 0x10;
+
+test("only armed slots below the high-water mark are polled", () => {
+  const t = new Int32Array(newOutputTable());
+  setSlot(t, 0, 10, 1);
+  setSlot(t, 1, 11, 0);
+  setSlot(t, 2, 12, 1);
+  setSlot(t, 3, 13, 1);
+  setUsed(t, 3);
+  expect(armedOutputs(t)).toEqual([
+    { slot: 0, fd: 10 },
+    { slot: 2, fd: 12 },
+  ]);
+});
+
+test("a reported slot is disarmed: one report per arming, for data and for the end", () => {
+  const t = new Int32Array(newOutputTable());
+  setSlot(t, 0, 10, 1);
+  setSlot(t, 1, 11, 1);
+  setSlot(t, 2, 12, 1);
+  setUsed(t, 3);
+  const armed = armedOutputs(t);
+  expect(takeReady(t, armed, [POLLIN, 0, POLLHUP])).toEqual([0, 2]);
+  expect(armedOutputs(t)).toEqual([{ slot: 1, fd: 11 }]);
+  // The same poll result seen again (a stale set) reports nothing more.
+  expect(takeReady(t, armed, [POLLIN, 0, POLLHUP])).toEqual([]);
+  arm(t, 0);
+  expect(takeReady(t, armedOutputs(t), [POLLIN, 0])).toEqual([0]);
+});
+
+test("a slot released while the Worker polled its old descriptor is not reported", () => {
+  const t = new Int32Array(newOutputTable());
+  setSlot(t, 0, 10, 1);
+  setUsed(t, 1);
+  const armed = armedOutputs(t);
+  setSlot(t, 0, -1, 0); // the main thread released it (and will close fd 10)
+  expect(takeReady(t, armed, [0x20 /* POLLNVAL */])).toEqual([]);
+});
