@@ -16,6 +16,7 @@ import type { Frame, Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";
 import { FsHandlers } from "./fs/handlers.ts";
+import { allocFrame } from "./frame-pool.ts";
 import { InboundBudget } from "./inbound-budget.ts";
 import type { Link } from "./link.ts";
 import { log } from "./log.ts";
@@ -35,7 +36,7 @@ export class Connection implements SessionContext {
   readonly budget: InboundBudget;
   readonly exec = new Map<number, ExecSession>();
   readonly fs: FsHandlers;
-  #decoder = new FrameDecoder();
+  #decoder = new FrameDecoder(allocFrame);
   #closed = false;
 
   constructor(

@@ -168,6 +168,12 @@ export function decodeBody(id: number, flags: number, body: Uint8Array): DecodeE
  * rejected before allocating and its bytes are dropped as they stream in.
  */
 export class FrameDecoder {
+  /**
+   * @param alloc where a frame's own buffer comes from when its bytes must be gathered (a frame
+   *   spanning chunks): agentd passes its frame pool (agent/frame-pool.ts).
+   */
+  constructor(readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)) {}
+
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #skipping = 0;
@@ -247,7 +253,7 @@ export class FrameDecoder {
     if (this.#buffered < FRAME_LENGTH_SIZE + len) {
       // Collect the rest straight into the frame's own buffer (see #partial).
       const have = this.#buffered;
-      this.#partial = new Uint8Array(FRAME_LENGTH_SIZE + len);
+      this.#partial = this.alloc(FRAME_LENGTH_SIZE + len);
       this.#partial.set(this.#take(have));
       this.#filled = have;
       return null;
@@ -291,7 +297,7 @@ export class FrameDecoder {
       this.#discard(n);
       return head.subarray(0, n);
     }
-    const out = new Uint8Array(n);
+    const out = this.alloc(n);
     let at = 0;
     while (at < n) {
       const chunk = this.#chunks[0]!;

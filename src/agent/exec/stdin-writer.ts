@@ -6,6 +6,7 @@
  * empty chunk closes stdin once everything before it is written.
  */
 import type { InboundBudget } from "../inbound-budget.ts";
+import { releaseFrameData } from "../frame-pool.ts";
 import { StdinSpill } from "./stdin-spill.ts";
 
 /** Stdin a session holds in memory before spilling: 1 MiB. */
@@ -16,6 +17,12 @@ export interface StdinTarget {
   /** Resolves when the chunk has been handed to the kernel (or buffered by the target). */
   write(chunk: Uint8Array): Promise<void> | void;
   end(): void;
+  /**
+   * True when a resolved write no longer needs the chunk (it is in the kernel): the chunk's
+   * frame buffer can then go back to the frame pool. A terminal may keep a reference to what it
+   * buffers, so it says false.
+   */
+  readonly copies?: boolean;
 }
 
 export class StdinWriter {
@@ -64,7 +71,10 @@ export class StdinWriter {
     if (!spill) return false;
     if (this.#overflow.length === 0) {
       if (spill.pending === 0 && this.#heldBytes + data.length <= STDIN_MEMORY) return false;
-      if (spill.append(data)) return true;
+      if (spill.append(data)) {
+        releaseFrameData(data); // written to the spill file synchronously
+        return true;
+      }
     }
     this.#overflow.push(data);
     this.#heldBytes += data.length;
@@ -97,6 +107,7 @@ export class StdinWriter {
         break;
       }
       if (next.held) this.#release(next.chunk.length);
+      if (target.copies) releaseFrameData(next.chunk);
     }
     this.#running = false;
     const drained = this.#pending.length === 0 && !this.#spill?.pending && this.#overflow.length === 0;
@@ -119,6 +130,7 @@ export class StdinWriter {
 
   /** Drops what is still held (the session is over) and returns its bytes to the budget. */
   discard(): void {
+    for (const chunk of [...this.#pending, ...this.#overflow]) releaseFrameData(chunk);
     this.#pending = [];
     this.#overflow = [];
     this.#spill?.close();
@@ -131,6 +143,8 @@ export class StdinWriter {
 /** A pipe's FileSink as a target: each chunk is flushed before the next is taken. */
 export function pipeTarget(sink: import("bun").FileSink): StdinTarget {
   return {
+    // Once written and flushed, the bytes are in the pipe (or FileSink's own buffer).
+    copies: true,
     async write(chunk) {
       const written = sink.write(chunk);
       if (written instanceof Promise) await written;

@@ -24,6 +24,7 @@ import { basename, dirname, join } from "node:path";
 import type { InboundBudget } from "../inbound-budget.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 import type { PartialJournal } from "./partials.ts";
+import { releaseFrameData } from "../frame-pool.ts";
 
 /** Temp files of unfinished uploads carry this marker, so a restarted agentd can remove them. */
 export const PARTIAL_MARKER = ".agentd-partial-";
@@ -104,11 +105,13 @@ export class WriteSession {
         }
       } finally {
         this.budget.release(data.length);
+        releaseFrameData(data);
       }
     };
     // After a failed chunk the later ones are not written, but their bytes are released.
     const skip = (e: unknown) => {
       this.budget.release(data.length);
+      releaseFrameData(data);
       throw e;
     };
     this.#busy = this.#busy.then(run, skip);

@@ -1,0 +1,57 @@
+/**
+ * Buffers for large inbound frames (stdin and upload chunks, typically 1 MiB each), reused
+ * instead of allocated per frame. Without it a steady upload made a 1 MiB buffer of garbage per
+ * frame, and the allocator kept what the collector freed late: agentd's RSS rose by several MiB
+ * during uploads and stayed there.
+ *
+ * The decoder takes frame buffers here; a frame's data is a view into its buffer, so the
+ * consumer that is done with the data gives it back with `releaseFrameData(data)`: the fs write
+ * once the bytes are written, the stdin writer once the pipe has them. Data nobody gives back
+ * is simply collected. Each piece of data is given back at most once, by the one place that
+ * holds it last (a chunk sits in exactly one queue at a time): a buffer given back is lent to
+ * the next frame, so a second release of an old view would hand out a buffer still in use.
+ * Releasing data that is not from the pool, or from a buffer not lent now, does nothing.
+ */
+
+/** Frames from this size up to CLASS_SIZE use pooled buffers; smaller ones are cheap as is. */
+export const POOLED_MIN = 128 * 1024;
+/** One size class: a 1 MiB chunk plus its frame header and CBOR envelope. */
+export const CLASS_SIZE = 1024 * 1024 + 4096;
+/** Free buffers kept (the inbound budget holds about two frames at once). */
+const KEEP = 3;
+/** Free buffers are dropped after this long without an upload (idle RSS). */
+const IDLE_TRIM_MS = 2000;
+
+const free: ArrayBuffer[] = [];
+const lent = new Set<ArrayBuffer>();
+let trimTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** A buffer of exactly `n` bytes: pooled when n is in the pooled range, else a new one. */
+export function allocFrame(n: number): Uint8Array {
+  if (n < POOLED_MIN || n > CLASS_SIZE) return new Uint8Array(n);
+  const buf = free.pop() ?? new ArrayBuffer(CLASS_SIZE);
+  lent.add(buf);
+  return new Uint8Array(buf, 0, n);
+}
+
+/** Gives back the buffer behind `data` if it is a lent frame buffer; otherwise does nothing. */
+export function releaseFrameData(data: Uint8Array): void {
+  const buf = data.buffer as ArrayBuffer;
+  if (!lent.delete(buf)) return;
+  if (free.length < KEEP) free.push(buf);
+  if (lent.size === 0) scheduleTrim();
+}
+
+function scheduleTrim(): void {
+  if (trimTimer) clearTimeout(trimTimer);
+  trimTimer = setTimeout(() => {
+    trimTimer = null;
+    if (lent.size === 0) free.length = 0;
+  }, IDLE_TRIM_MS);
+  trimTimer.unref?.();
+}
+
+/** For tests: buffers lent now and kept free. */
+export function framePoolState(): { lent: number; free: number } {
+  return { lent: lent.size, free: free.length };
+}
