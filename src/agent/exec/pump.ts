@@ -39,8 +39,8 @@ export class Pump {
   readonly done: Promise<void>;
   #fd: number;
   #cancelled = false;
-  #onCancel!: () => void;
-  readonly #cancel = new Promise<"cancelled">((r) => (this.#onCancel = () => r("cancelled")));
+  /** Ends the wait in progress (see #until). */
+  #wake: (() => void) | null = null;
 
   /** Takes ownership of `fd`, the read end: it is closed when the pump ends. */
   constructor(
@@ -61,7 +61,7 @@ export class Pump {
         const room = this.queue.room();
         if (room) {
           this.waitingForRoom = true;
-          await Promise.race([room, this.#cancel]);
+          await this.#until(room);
           this.waitingForRoom = false;
         }
         if (this.queue.closed || this.#cancelled) return;
@@ -86,7 +86,8 @@ export class Pump {
         }
         pool.give(buf);
         if (n === 0) return;
-        if ((await Promise.race([poller.readable(slot), this.#cancel])) === "cancelled") return;
+        await this.#until(poller.readable(slot));
+        if (this.#cancelled) return;
       }
     } finally {
       poller.release(slot);
@@ -97,14 +98,33 @@ export class Pump {
   /** A pooled buffer, or null when cancelled first (a buffer that comes later goes back). */
   async #take(): Promise<Uint8Array | null> {
     const taking = pool.take();
-    if ((await Promise.race([taking, this.#cancel])) !== "cancelled") return taking;
+    await this.#until(taking);
+    if (!this.#cancelled) return taking;
     void taking.then((b) => pool.give(b));
     return null;
+  }
+
+  /**
+   * Waits for `p` or for cancel(). Not a race against one long-lived "cancelled" promise: that
+   * would leave a reaction on it per wait, and a session that trickles output for days waits
+   * millions of times. Each `p` here settles once (room, a readable pipe, a buffer).
+   */
+  #until(p: Promise<unknown>): Promise<void> {
+    if (this.#cancelled) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      const done = () => {
+        if (this.#wake === resolve) this.#wake = null;
+        resolve();
+      };
+      p.then(done, done);
+    });
   }
 
   /** Stops reading; the pipe is closed and a writer still holding it gets EPIPE. */
   cancel(): void {
     this.#cancelled = true;
-    this.#onCancel();
+    this.#wake?.();
+    this.#wake = null;
   }
 }
