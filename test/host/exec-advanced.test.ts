@@ -241,10 +241,13 @@ describe("descriptors", () => {
     for (const tty of [false, true]) {
       const h = client.exec("sleep", ["30"], { tty });
       const pid = await h.started;
-      // With a terminal, started can come while the exec helper still runs (it briefly opens
-      // /proc/self/oom_score_adj): look once the command itself is running.
-      for (let i = 0; i < 200 && readlinkSync(`/proc/${pid}/exe`).endsWith("agentd-exec"); i++) await Bun.sleep(10);
-      expect(readdirSync(`/proc/${pid}/fd`).sort()).toEqual(["0", "1", "2"]);
+      // started can come while the exec helper still runs (with a terminal; it briefly opens
+      // /proc/self/oom_score_adj) or while the command's dynamic loader has a library open as
+      // fd 3. What is inherited stays for the whole `sleep 30`; those go within milliseconds.
+      const fds = () => readdirSync(`/proc/${pid}/fd`).sort();
+      for (let i = 0; i < 100 && fds().join() !== "0,1,2"; i++) await Bun.sleep(10);
+      expect(readlinkSync(`/proc/${pid}/exe`)).not.toEndWith("agentd-exec");
+      expect(fds()).toEqual(["0", "1", "2"]);
       if (tty) {
         for (const fd of readdirSync(`/proc/${agent.proc.pid}/fdinfo`)) {
           if (Number(fd) <= 2) continue;
