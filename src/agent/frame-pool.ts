@@ -23,7 +23,13 @@ const KEEP = 3;
 const IDLE_TRIM_MS = 2000;
 
 const free: ArrayBuffer[] = [];
-const lent = new Set<ArrayBuffer>();
+/**
+ * Buffers lent and not given back. Weak: a frame whose data nobody gives back (a large exec
+ * request, stdin for a terminal, a chunk for a finished session) is collected with its buffer.
+ */
+const lent = new WeakSet<ArrayBuffer>();
+/** Lendings not given back, for tests; data dropped without a release stays counted. */
+let lentCount = 0;
 let trimTimer: ReturnType<typeof setTimeout> | null = null;
 
 /** A buffer of exactly `n` bytes: pooled when n is in the pooled range, else a new one. */
@@ -31,6 +37,8 @@ export function allocFrame(n: number): Uint8Array {
   if (n < POOLED_MIN || n > CLASS_SIZE) return new Uint8Array(n);
   const buf = free.pop() ?? new ArrayBuffer(CLASS_SIZE);
   lent.add(buf);
+  lentCount++;
+  scheduleTrim();
   return new Uint8Array(buf, 0, n);
 }
 
@@ -38,20 +46,22 @@ export function allocFrame(n: number): Uint8Array {
 export function releaseFrameData(data: Uint8Array): void {
   const buf = data.buffer as ArrayBuffer;
   if (!lent.delete(buf)) return;
+  lentCount--;
   if (free.length < KEEP) free.push(buf);
-  if (lent.size === 0) scheduleTrim();
+  scheduleTrim();
 }
 
+/** The free buffers go once no frame has been lent or given back for IDLE_TRIM_MS. */
 function scheduleTrim(): void {
   if (trimTimer) clearTimeout(trimTimer);
   trimTimer = setTimeout(() => {
     trimTimer = null;
-    if (lent.size === 0) free.length = 0;
+    free.length = 0;
   }, IDLE_TRIM_MS);
   trimTimer.unref?.();
 }
 
 /** For tests: buffers lent now and kept free. */
 export function framePoolState(): { lent: number; free: number } {
-  return { lent: lent.size, free: free.length };
+  return { lent: lentCount, free: free.length };
 }

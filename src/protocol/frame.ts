@@ -252,10 +252,8 @@ export class FrameDecoder {
     }
     if (this.#buffered < FRAME_LENGTH_SIZE + len) {
       // Collect the rest straight into the frame's own buffer (see #partial).
-      const have = this.#buffered;
       this.#partial = this.alloc(FRAME_LENGTH_SIZE + len);
-      this.#partial.set(this.#take(have));
-      this.#filled = have;
+      this.#filled = this.#moveInto(this.#partial);
       return null;
     }
     return this.#decodeWhole(this.#take(FRAME_LENGTH_SIZE + len));
@@ -288,6 +286,18 @@ export class FrameDecoder {
     }
     this.#buffered -= dropped;
     return dropped;
+  }
+
+  /** Moves every buffered byte to the start of `target` (no copy in between); returns how many. */
+  #moveInto(target: Uint8Array): number {
+    let at = 0;
+    for (const chunk of this.#chunks) {
+      target.set(chunk, at);
+      at += chunk.length;
+    }
+    this.#chunks = [];
+    this.#buffered = 0;
+    return at;
   }
 
   /** Removes exactly n buffered bytes (n ≤ buffered) as one contiguous array. */
