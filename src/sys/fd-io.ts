@@ -76,7 +76,12 @@ export function outputPipe(capacity: number): [number, number] {
   const fds = new Int32Array(2);
   check(libc().pipe2(ptr(fds), O_CLOEXEC), "pipe2", "output");
   const [r, w] = [fds[0]!, fds[1]!];
-  check(libc().fcntl(r, F_SETFL, O_NONBLOCK), "fcntl(F_SETFL)", "output pipe");
+  if (libc().fcntl(r, F_SETFL, O_NONBLOCK) === -1) {
+    const e = errnoNow();
+    libc().close(r);
+    libc().close(w);
+    throw new SysError("fcntl(F_SETFL)", "output pipe", e);
+  }
   libc().fcntl(r, F_SETPIPE_SZ, capacity);
   return [r, w];
 }
