@@ -82,7 +82,6 @@ export class Connection implements SessionContext {
     this.queue.flush();
   }
 
-  /** Bytes from the host. */
   /** Bytes from the host; `borrowed`: valid only during this call (see FrameDecoder.push). */
   receive(chunk: Uint8Array, borrowed = false): void {
     if (this.#closed) return;

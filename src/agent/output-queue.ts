@@ -20,8 +20,8 @@ export interface ByteSink {
 }
 
 /**
- * High-water mark of the bulk lane, 4 MiB: more than one fs.data chunk, enough to keep
- * the link busy while a producer refills, small against the 64 MiB RSS budget.
+ * High-water mark of the bulk lane, 2 MiB: several bulk frames, enough to keep the link busy
+ * while a producer refills, small against the 64 MiB RSS budget.
  */
 export const OUTPUT_HIGH_WATER = 2 * 1024 * 1024;
 

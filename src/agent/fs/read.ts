@@ -17,8 +17,8 @@ export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 512 * 1024);
 export const FRAME_CHUNK = BULK_FRAME_MAX;
 
 /**
- * Shared by every Read: at most 6 MiB lent (the 4 MiB queue bound plus the reads in flight),
- * two buffers kept between downloads.
+ * Shared by every Read: at most 2 MiB lent (the queue's 2 MiB bound is reached with the reads in
+ * flight), one buffer kept between downloads.
  */
 const pool = new BufferPool(READ_CHUNK, 4, 1);
 
