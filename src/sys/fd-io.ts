@@ -73,14 +73,26 @@ const F_SETPIPE_SZ = 1031;
  * still works, only with more wake-ups.
  */
 export function outputPipe(capacity: number): [number, number] {
+  return childPipe(capacity, 0);
+}
+
+/**
+ * A pipe for a child's stdin: [read end (blocking, for the child), write end (agentd's:
+ * non-blocking)], both close-on-exec, capacity as for outputPipe.
+ */
+export function inputPipe(capacity: number): [number, number] {
+  return childPipe(capacity, 1);
+}
+
+function childPipe(capacity: number, ours: 0 | 1): [number, number] {
   const fds = new Int32Array(2);
-  check(libc().pipe2(ptr(fds), O_CLOEXEC), "pipe2", "output");
+  check(libc().pipe2(ptr(fds), O_CLOEXEC), "pipe2", "child pipe");
   const [r, w] = [fds[0]!, fds[1]!];
-  if (libc().fcntl(r, F_SETFL, O_NONBLOCK) === -1) {
+  if (libc().fcntl(fds[ours]!, F_SETFL, O_NONBLOCK) === -1) {
     const e = errnoNow();
     libc().close(r);
     libc().close(w);
-    throw new SysError("fcntl(F_SETFL)", "output pipe", e);
+    throw new SysError("fcntl(F_SETFL)", "child pipe", e);
   }
   libc().fcntl(r, F_SETPIPE_SZ, capacity);
   return [r, w];

@@ -1,6 +1,15 @@
 /** The output poller's shared table: what the Worker polls and reports, and races with release. */
 import { expect, test } from "bun:test";
-import { arm, armedOutputs, newOutputTable, setSlot, setUsed, takeReady } from "../../src/agent/exec/output-table.ts";
+import {
+  arm,
+  armedOutputs,
+  newOutputTable,
+  setSlot,
+  setUsed,
+  takeReady,
+  WANT_READ,
+  WANT_WRITE,
+} from "../../src/agent/exec/output-table.ts";
 
 const POLLIN = 1;
 const POLLHUP = 0x10;
@@ -13,8 +22,8 @@ test("only armed slots below the high-water mark are polled", () => {
   setSlot(t, 3, 13, 1);
   setUsed(t, 3);
   expect(armedOutputs(t)).toEqual([
-    { slot: 0, fd: 10 },
-    { slot: 2, fd: 12 },
+    { slot: 0, fd: 10, events: 1 },
+    { slot: 2, fd: 12, events: 1 },
   ]);
 });
 
@@ -26,7 +35,7 @@ test("a reported slot is disarmed: one report per arming, for data and for the e
   setUsed(t, 3);
   const armed = armedOutputs(t);
   expect(takeReady(t, armed, [POLLIN, 0, POLLHUP])).toEqual([0, 2]);
-  expect(armedOutputs(t)).toEqual([{ slot: 1, fd: 11 }]);
+  expect(armedOutputs(t)).toEqual([{ slot: 1, fd: 11, events: 1 }]);
   // The same poll result seen again (a stale set) reports nothing more.
   expect(takeReady(t, armed, [POLLIN, 0, POLLHUP])).toEqual([]);
   arm(t, 0);
@@ -40,4 +49,18 @@ test("a slot released while the Worker polled its old descriptor is not reported
   const armed = armedOutputs(t);
   setSlot(t, 0, -1, 0); // the main thread released it (and will close fd 10)
   expect(takeReady(t, armed, [0x20 /* POLLNVAL */])).toEqual([]);
+});
+
+test("a stdin slot is polled for POLLOUT, and re-arming for the other direction is not taken by a stale report", () => {
+  const t = new Int32Array(newOutputTable());
+  setSlot(t, 0, 10, 0);
+  setUsed(t, 1);
+  arm(t, 0, WANT_WRITE);
+  const stale = armedOutputs(t);
+  expect(stale).toEqual([{ slot: 0, fd: 10, events: WANT_WRITE }]);
+  // The main thread re-armed the slot for reading before the Worker's report came in: the
+  // report for the old arming must not disarm the new one.
+  arm(t, 0, WANT_READ);
+  expect(takeReady(t, stale, [0x4 /* POLLOUT */])).toEqual([]);
+  expect(armedOutputs(t)).toEqual([{ slot: 0, fd: 10, events: WANT_READ }]);
 });

@@ -1,12 +1,12 @@
 /**
- * The main thread's side of output-pipe readiness: pipes are registered here, and
- * `readable(slot)` resolves when the polling Worker (port/reader-worker.ts) saw the pipe readable,
- * at its end, or when the slot is released. In the guest the port link installs the poller of
+ * The main thread's side of pipe readiness: pipes are registered here, and `readable(slot)` /
+ * `writable(slot)` resolve when the polling Worker (port/reader-worker.ts) saw the pipe readable
+ * (an output pipe) or writable (a stdin pipe), at its end, or when the slot is released. In the guest the port link installs the poller of
  * its own Worker; without a port (host mode) the first use starts the same Worker with no port.
  */
 import { log } from "../log.ts";
 import { wakePipe, writeFd } from "../../sys/fd-io.ts";
-import { arm, MAX_WATCHED, newOutputTable, setSlot, setUsed } from "./output-table.ts";
+import { arm, MAX_WATCHED, newOutputTable, setSlot, setUsed, WANT_READ, WANT_WRITE, type Want } from "./output-table.ts";
 
 export class OutputPoller {
   readonly table = newOutputTable();
@@ -31,9 +31,18 @@ export class OutputPoller {
 
   /** Resolves once the slot's pipe is readable, at its end, or released. */
   readable(slot: number): Promise<void> {
+    return this.#wait(slot, WANT_READ);
+  }
+
+  /** Resolves once the slot's pipe can take more, has no reader left, or is released. */
+  writable(slot: number): Promise<void> {
+    return this.#wait(slot, WANT_WRITE);
+  }
+
+  #wait(slot: number, want: Want): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#waiting.set(slot, resolve);
-      arm(this.#t, slot);
+      arm(this.#t, slot, want);
       this.poke();
     });
   }

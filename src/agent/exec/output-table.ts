@@ -1,20 +1,29 @@
 /**
- * The table the main thread and the polling Worker share for output pipes (Int32): [0] slots in
- * use (a high-water mark), then per slot [fd, armed]. The main thread writes fds and arms; the
- * Worker disarms with compare-and-swap 1 → 0, so a slot released meanwhile is never reported.
- * Pure functions over the array, used from both sides.
+ * The table the main thread and the polling Worker share for the children's pipes (Int32): [0]
+ * slots in use (a high-water mark), then per slot [fd, armed]. `armed` is 0 or the poll events
+ * waited for (POLLIN for an output pipe, POLLOUT for a stdin pipe). The main thread writes fds
+ * and arms; the Worker disarms with compare-and-swap events → 0, so a slot released or re-armed
+ * meanwhile is never reported. Pure functions over the array, used from both sides.
  */
 
-/** Pipes watched at once: two per exec session (stdout, stderr) plus a status pipe while spawning. */
+/**
+ * Pipes watched at once: up to three per exec session (stdout, stderr, and stdin once the child
+ * is slow to read it) plus a status pipe while spawning.
+ */
 export const MAX_WATCHED = 1024;
 
 export function newOutputTable(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (1 + MAX_WATCHED * 2));
 }
 
+export const WANT_READ = 0x1; // POLLIN
+export const WANT_WRITE = 0x4; // POLLOUT
+export type Want = typeof WANT_READ | typeof WANT_WRITE;
+
 export interface Armed {
   slot: number;
   fd: number;
+  events: number;
 }
 
 /** The armed slots now, with their descriptors (the Worker's poll set). */
@@ -22,30 +31,31 @@ export function armedOutputs(t: Int32Array): Armed[] {
   const out: Armed[] = [];
   const used = Atomics.load(t, 0);
   for (let s = 0; s < used; s++) {
-    if (Atomics.load(t, 2 + s * 2) === 1) out.push({ slot: s, fd: Atomics.load(t, 1 + s * 2) });
+    const events = Atomics.load(t, 2 + s * 2);
+    if (events !== 0) out.push({ slot: s, fd: Atomics.load(t, 1 + s * 2), events });
   }
   return out;
 }
 
 /**
- * Disarms and returns the slots whose poll reported anything (POLLIN, POLLHUP at the end,
- * POLLERR, POLLNVAL): the read that follows tells which.
+ * Disarms and returns the slots whose poll reported anything (POLLIN or POLLOUT, POLLHUP at the
+ * end, POLLERR, POLLNVAL): the read or write that follows tells which.
  */
 export function takeReady(t: Int32Array, armed: readonly Armed[], revents: readonly number[]): number[] {
   const ready: number[] = [];
   armed.forEach((a, i) => {
-    if (revents[i] && Atomics.compareExchange(t, 2 + a.slot * 2, 1, 0) === 1) ready.push(a.slot);
+    if (revents[i] && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events) ready.push(a.slot);
   });
   return ready;
 }
 
-export function setSlot(t: Int32Array, slot: number, fd: number, armed: 0 | 1): void {
+export function setSlot(t: Int32Array, slot: number, fd: number, armed: 0 | Want): void {
   Atomics.store(t, 1 + slot * 2, fd);
   Atomics.store(t, 2 + slot * 2, armed);
 }
 
-export function arm(t: Int32Array, slot: number): void {
-  Atomics.store(t, 2 + slot * 2, 1);
+export function arm(t: Int32Array, slot: number, want: Want = WANT_READ): void {
+  Atomics.store(t, 2 + slot * 2, want);
 }
 
 export function setUsed(t: Int32Array, used: number): void {

@@ -125,7 +125,7 @@ export class ExecSession {
   }
 
   #startPipes(proc: Subprocess, output: OutputFds): void {
-    this.#stdin.attach(pipeTarget(proc.stdin as import("bun").FileSink));
+    this.#stdin.attach(pipeTarget(output.stdin, `stdin of exec ${this.id}`));
     // Frames are written straight from the pump's pooled buffer, which `done` gives back.
     const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array, done: () => void) =>
       this.ctx.sendData(this.id, type, data, true, done);

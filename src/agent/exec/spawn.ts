@@ -6,7 +6,7 @@
  */
 import { constants as osConstants } from "node:os";
 import type { Subprocess } from "bun";
-import { outputPipe, readFd } from "../../sys/fd-io.ts";
+import { inputPipe, outputPipe, readFd } from "../../sys/fd-io.ts";
 import { closeFd, closeOnExecAll } from "../../sys/libc.ts";
 import { outputPoller } from "./output-poller.ts";
 import { PIPE_CAPACITY } from "./pump.ts";
@@ -19,8 +19,12 @@ export interface SpawnPlan {
   tty: { rows: number; cols: number; onData: (data: Uint8Array) => void; onClose: () => void } | null;
 }
 
-/** The read ends of a piped child's stdout and stderr, agentd's to read and close. */
+/**
+ * agentd's ends of a piped child's pipes: the read ends of stdout and stderr and the write end
+ * of stdin, agentd's to use and close.
+ */
 export interface OutputFds {
+  stdin: number;
   stdout: number;
   stderr: number;
 }
@@ -82,10 +86,39 @@ function findCommand(command: string, env: Record<string, string>): string | nul
   return Bun.which(command, { PATH: env["PATH"] ?? "" });
 }
 
+/**
+ * Spawns in progress at once. A spawn holds Bun's process machinery, three pipes and the
+ * helper's status wait until the command has exec'd; 200 requests arriving together all spawned
+ * at once took agentd's RSS past 64 MiB in the guest. Spawning is CPU-bound under TCG anyway, so
+ * running a few at a time does not make a burst finish later; sessions past the spawn are not
+ * limited.
+ */
+export const MAX_SPAWNING = 8;
+let spawning = 0;
+const spawnQueue: (() => void)[] = [];
+
+async function spawnTurn(): Promise<() => void> {
+  while (spawning >= MAX_SPAWNING) await new Promise<void>((r) => spawnQueue.push(r));
+  spawning++;
+  return () => {
+    spawning--;
+    spawnQueue.shift()?.();
+  };
+}
+
 export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
   if (findCommand(plan.command, plan.env) === null) {
     return { ok: false, message: `cannot run '${plan.command}': No such file or directory` };
   }
+  const done = await spawnTurn();
+  try {
+    return await spawnNow(plan);
+  } finally {
+    done();
+  }
+}
+
+async function spawnNow(plan: SpawnPlan): Promise<SpawnResult> {
   try {
     if (plan.tty) {
       const { rows, cols, onData, onClose } = plan.tty;
@@ -104,27 +137,29 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
 }
 
 /**
- * stdout and stderr are pipes agentd makes itself (see pump.ts); the child gets their write ends,
- * agentd closes its copies right after the spawn, so the pipes end when the child's side closes.
+ * stdin, stdout and stderr are pipes agentd makes itself (see pump.ts and stdin-writer.ts); the
+ * child gets its ends, agentd closes its copies of those right after the spawn, so the pipes end
+ * when the child's side closes.
  */
 async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
   const opened: number[] = [];
-  const pipe = (capacity: number) => {
-    const fds = outputPipe(capacity);
+  const pipe = (capacity: number, make = outputPipe) => {
+    const fds = make(capacity);
     opened.push(...fds);
     return fds;
   };
   let proc: Subprocess;
   let ours: number[];
   try {
+    const [inRead, inWrite] = pipe(PIPE_CAPACITY, inputPipe);
     const [outRead, outWrite] = pipe(PIPE_CAPACITY);
     const [errRead, errWrite] = pipe(PIPE_CAPACITY);
     // fd 3: the helper's status pipe; a page is plenty for its one message.
     const [statusRead, statusWrite] = pipe(STATUS_LIMIT);
-    ours = [outRead, errRead, statusRead];
+    ours = [inWrite, outRead, errRead, statusRead];
     proc = Bun.spawn(plan.argv, {
       env: plan.env,
-      stdio: ["pipe", outWrite, errWrite, statusWrite],
+      stdio: [inRead, outWrite, errWrite, statusWrite],
       // setsid: the child leads its own process group, so signals reach a whole pipeline.
       detached: true,
     });
@@ -134,15 +169,16 @@ async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
   }
   // The child has its copies of the write ends; ours must go, or the pipes never end.
   for (const fd of opened) if (!ours.includes(fd)) closeFd(fd);
-  const [stdout, stderr, statusRead] = ours as [number, number, number];
+  const [stdin, stdout, stderr, statusRead] = ours as [number, number, number, number];
   const status = await readStatus(statusRead);
   if (status !== "") {
+    closeFd(stdin);
     closeFd(stdout);
     closeFd(stderr);
     await proc.exited;
     return { ok: false, message: status };
   }
-  return { ok: true, proc, output: { stdout, stderr } };
+  return { ok: true, proc, output: { stdin, stdout, stderr } };
 }
 
 /** The exit status of a finished process. */

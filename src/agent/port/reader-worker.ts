@@ -16,9 +16,9 @@
  * it made garbage that neither thread's collector saw as its own, and agentd's RSS grew past 150
  * MiB under a steady upload.
  *
- * Output pipes (exec/output-poller.ts owns the table): posts { kind: "outputs", ready: [slot] }
- * for armed slots that are readable, at their end, or failed, disarming each (one report per
- * arming; the main thread does all the reading).
+ * Children's pipes (exec/output-poller.ts owns the table): posts { kind: "outputs", ready: [slot] }
+ * for armed slots that are readable (output) or writable (stdin), at their end, or failed,
+ * disarming each (one report per arming; the main thread does all the reading and writing).
  */
 import { pollFds, POLLHUP, POLLIN, POLLOUT, readFd } from "../../sys/fd-io.ts";
 import { armedOutputs, takeReady } from "../exec/output-table.ts";
@@ -63,7 +63,7 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       const armed = armedOutputs(table);
       // poll(2) ignores a negative descriptor: host mode's missing port.
       const revents = pollFds(
-        [{ fd, events }, { fd: wakeFd, events: POLLIN }, ...armed.map((a) => ({ fd: a.fd, events: POLLIN }))],
+        [{ fd, events }, { fd: wakeFd, events: POLLIN }, ...armed.map((a) => ({ fd: a.fd, events: a.events }))],
         connected === false ? HUP_RETRY_MS : -1,
       );
       const [port, wake] = [revents[0]!, revents[1]!];
