@@ -91,6 +91,27 @@ const pipeLimit = mbps(
 );
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
+// A relay in C doing agentd's stdout job (read a pipe, write the port) with no runtime: what one
+// thread moving pipe bytes to the port can reach here, next to which agentd's own cost shows.
+const relayBin = join(dir, "relay");
+const cc = Bun.spawnSync(["gcc", "-static", "-O2", "-o", relayBin, join(import.meta.dir, "relay.c")]);
+let relayRate = NaN;
+if (cc.exitCode === 0) {
+  await c.writeFile("/tmp/relay", await Bun.file(relayBin).bytes(), 0o755);
+  raw.removeAllListeners("data");
+  got = 0;
+  const relayed = new Promise<void>((resolve) =>
+    raw.on("data", (d: Buffer) => ((got += d.length) >= SIZE ? resolve() : undefined)),
+  );
+  t = performance.now();
+  void sh(`dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay /dev/${benchPort}`);
+  await relayed;
+  relayRate = mbps(SIZE, performance.now() - t);
+  raw.removeAllListeners("data");
+  await sh("rm -f /tmp/relay");
+}
+rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
+
 // agentd: stdout streaming, from the same producer as the raw port test.
 await resetPeak();
 t = performance.now();
@@ -168,6 +189,9 @@ for (let i = 0; i < 200; i++) {
 echoes.sort((a, b) => a - b);
 echo.signal(9);
 const spawnMs = (await guestMs("i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done")) / 200;
+// The same through the exec helper (two execs: the helper, then `true`), as every session runs.
+const helperMs =
+  (await guestMs("i=0; while [ $i -lt 200 ]; do /.agentd/bin/agentd-exec -- /bin/true; i=$((i+1)); done")) / 200;
 const rtt: number[] = [];
 for (let i = 0; i < 200; i++) {
   const t0 = performance.now();
@@ -183,6 +207,7 @@ rows.push({
   limit: floor + 2,
   note: `floor ${floor.toFixed(2)} ms = echo p50 ${percentile(echoes, 50).toFixed(2)} + guest spawn ${spawnMs.toFixed(2)}`,
 });
+rows.push({ metric: "  guest fork+exec+wait of `agentd-exec -- true` (two execs)", value: helperMs, unit: "ms" });
 rows.push({
   metric: "exec round trip p99",
   value: percentile(rtt, 99),
