@@ -97,13 +97,24 @@ export const MAX_SPAWNING = 8;
 let spawning = 0;
 const spawnQueue: (() => void)[] = [];
 
-async function spawnTurn(): Promise<() => void> {
-  while (spawning >= MAX_SPAWNING) await new Promise<void>((r) => spawnQueue.push(r));
-  spawning++;
-  return () => {
-    spawning--;
-    spawnQueue.shift()?.();
+/**
+ * Waits for a spawn turn, in order of asking; call what it returns (once) when the spawn is
+ * over. A finished turn goes straight to the next in line, so a newcomer cannot take it first.
+ */
+export function spawnTurn(): Promise<() => void> {
+  let returned = false;
+  const done = () => {
+    if (returned) return;
+    returned = true;
+    const next = spawnQueue.shift();
+    if (next) next();
+    else spawning--;
   };
+  if (spawning < MAX_SPAWNING) {
+    spawning++;
+    return Promise.resolve(done);
+  }
+  return new Promise((resolve) => spawnQueue.push(() => resolve(done)));
 }
 
 export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
