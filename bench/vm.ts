@@ -191,7 +191,8 @@ echo.signal(9);
 const spawnMs = (await guestMs("i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done")) / 200;
 // The same through the exec helper (two execs: the helper, then `true`), as every session runs.
 const helperMs =
-  (await guestMs("i=0; while [ $i -lt 200 ]; do /.agentd/bin/agentd-exec -- /bin/true; i=$((i+1)); done")) / 200;
+  (await guestMs("i=0; while [ $i -lt 200 ]; do /.agentd/bin/agentd-exec -- /bin/true; i=$((i+1)); done")) /
+  200;
 const rtt: number[] = [];
 for (let i = 0; i < 200; i++) {
   const t0 = performance.now();
@@ -207,7 +208,11 @@ rows.push({
   limit: floor + 2,
   note: `floor ${floor.toFixed(2)} ms = echo p50 ${percentile(echoes, 50).toFixed(2)} + guest spawn ${spawnMs.toFixed(2)}`,
 });
-rows.push({ metric: "  guest fork+exec+wait of `agentd-exec -- true` (two execs)", value: helperMs, unit: "ms" });
+rows.push({
+  metric: "  guest fork+exec+wait of `agentd-exec -- true` (two execs)",
+  value: helperMs,
+  unit: "ms",
+});
 rows.push({
   metric: "exec round trip p99",
   value: percentile(rtt, 99),
@@ -255,8 +260,14 @@ const dmesg = await sh("dmesg | grep 'Run /init' | head -1");
 const initAt = Number(/\[\s*([\d.]+)\]/.exec(dmesg)?.[1] ?? NaN);
 rows.push({ metric: "kernel start → init", value: initAt * 1000, unit: "ms" });
 // init starts agentd and then loads the modules; the two overlap (init/init.c).
-const modulesAt = Number(/\[\s*([\d.]+)\]/.exec(await sh("dmesg | grep 'init: modules loaded' | head -1"))?.[1] ?? NaN);
-rows.push({ metric: "init → modules loaded (alongside Bun's start)", value: (modulesAt - initAt) * 1000, unit: "ms" });
+const modulesAt = Number(
+  /\[\s*([\d.]+)\]/.exec(await sh("dmesg | grep 'init: modules loaded' | head -1"))?.[1] ?? NaN,
+);
+rows.push({
+  metric: "init → modules loaded (alongside Bun's start)",
+  value: (modulesAt - initAt) * 1000,
+  unit: "ms",
+});
 rows.push({
   metric: "init → agentd main (Bun start)",
   value: Number(ready.boot_time_ns) / 1e6 - initAt * 1000,
@@ -274,13 +285,29 @@ rows.push({
 });
 const hello = join(dir, "hello");
 writeFileSync(join(dir, "hello.ts"), 'console.log("hello")\n');
-Bun.spawnSync([process.execPath, "build", "--compile", "--bytecode", join(dir, "hello.ts"), "--outfile", hello]);
+Bun.spawnSync([
+  process.execPath,
+  "build",
+  "--compile",
+  "--bytecode",
+  join(dir, "hello.ts"),
+  "--outfile",
+  hello,
+]);
 await c.writeFile("/tmp/hello", await Bun.file(hello).bytes(), 0o755);
 const runHello = `${heapEnv} /.agentd/lib/ld-linux-x86-64.so.2 --library-path /.agentd/lib /tmp/hello >/dev/null`;
-rows.push({ metric: "  a hello-world Bun binary, first start (cold)", value: await guestMs(runHello), unit: "ms" });
+rows.push({
+  metric: "  a hello-world Bun binary, first start (cold)",
+  value: await guestMs(runHello),
+  unit: "ms",
+});
 rows.push({ metric: "  the same, second start (warm)", value: await guestMs(runHello), unit: "ms" });
 await sh("rm -f /tmp/hello");
-rows.push({ metric: "agentd setup (with any wait for the modules)", value: Number(ready.init_time_ns) / 1e6, unit: "ms" });
+rows.push({
+  metric: "agentd setup (with any wait for the modules)",
+  value: Number(ready.init_time_ns) / 1e6,
+  unit: "ms",
+});
 rows.push({
   metric: "init → core.ready",
   value: Number(ready.ready_time_ns) / 1e6 - initAt * 1000,

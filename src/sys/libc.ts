@@ -48,7 +48,6 @@ const SYMBOLS = {
   cfmakeraw: { args: [FFIType.ptr], returns: FFIType.void },
 } as const;
 
-
 type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
 
 let libc: Libc | null = null;

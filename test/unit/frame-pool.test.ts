@@ -1,6 +1,12 @@
 /** Inbound frame buffers: which frames are pooled, reuse, and releases of data not lent. */
 import { expect, test } from "bun:test";
-import { allocFrame, CLASS_SIZE, framePoolState, POOLED_MIN, releaseFrameData } from "../../src/agent/frame-pool.ts";
+import {
+  allocFrame,
+  CLASS_SIZE,
+  framePoolState,
+  POOLED_MIN,
+  releaseFrameData,
+} from "../../src/agent/frame-pool.ts";
 import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
 
 test("frames in the pooled range share buffers once given back; others are plain", () => {
@@ -31,7 +37,9 @@ test("frames in the pooled range share buffers once given back; others are plain
 test("stdin frames decoded through the pool keep their bytes until given back, and reuse after", () => {
   const d = new FrameDecoder(allocFrame);
   const data = (seed: number) => new Uint8Array(1 << 20).map((_, i) => (i * 7 + seed) & 0xff);
-  const frames = [1, 2, 3].map((id) => encodeFrame(id, { type: "core.exec.stdin", payload: { data: data(id) } }));
+  const frames = [1, 2, 3].map((id) =>
+    encodeFrame(id, { type: "core.exec.stdin", payload: { data: data(id) } }),
+  );
   const got: Uint8Array[] = [];
   for (const f of frames) {
     // Delivered in 64 KiB pieces, as the port does: the frame is gathered in a pooled buffer.

@@ -1,12 +1,22 @@
 /**
  * The main thread's side of pipe readiness: pipes are registered here, and `readable(slot)` /
  * `writable(slot)` resolve when the polling Worker (port/reader-worker.ts) saw the pipe readable
- * (an output pipe) or writable (a stdin pipe), at its end, or when the slot is released. In the guest the port link installs the poller of
- * its own Worker; without a port (host mode) the first use starts the same Worker with no port.
+ * (an output pipe) or writable (a stdin pipe), at its end, or when the slot is released. In the
+ * guest the port link installs the poller of its own Worker; without a port (host mode) the
+ * first use starts the same Worker with no port.
  */
 import { log } from "../log.ts";
 import { wakePipe, writeFd } from "../../sys/fd-io.ts";
-import { arm, MAX_WATCHED, newOutputTable, setSlot, setUsed, WANT_READ, WANT_WRITE, type Want } from "./output-table.ts";
+import {
+  arm,
+  MAX_WATCHED,
+  newOutputTable,
+  setSlot,
+  setUsed,
+  WANT_READ,
+  WANT_WRITE,
+  type Want,
+} from "./output-table.ts";
 
 export class OutputPoller {
   readonly table = newOutputTable();

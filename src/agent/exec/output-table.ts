@@ -44,7 +44,8 @@ export function armedOutputs(t: Int32Array): Armed[] {
 export function takeReady(t: Int32Array, armed: readonly Armed[], revents: readonly number[]): number[] {
   const ready: number[] = [];
   armed.forEach((a, i) => {
-    if (revents[i] && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events) ready.push(a.slot);
+    if (revents[i] && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events)
+      ready.push(a.slot);
   });
   return ready;
 }

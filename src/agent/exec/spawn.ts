@@ -30,8 +30,7 @@ export interface OutputFds {
 }
 
 export type SpawnResult =
-  | { ok: true; proc: Subprocess; output: OutputFds | null }
-  | { ok: false; message: string };
+  { ok: true; proc: Subprocess; output: OutputFds | null } | { ok: false; message: string };
 
 /** How the process ended: the exit status, or -1 and the signal that killed it. */
 export interface ExitStatus {
@@ -94,6 +93,8 @@ function findCommand(command: string, env: Record<string, string>): string | nul
  * limited.
  */
 export const MAX_SPAWNING = 8;
+/** How long one spawn may hold its turn. */
+const SPAWN_TURN_MAX_MS = 5000;
 let spawning = 0;
 const spawnQueue: (() => void)[] = [];
 
@@ -122,9 +123,13 @@ export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
     return { ok: false, message: `cannot run '${plan.command}': No such file or directory` };
   }
   const done = await spawnTurn();
+  // A spawn stuck in the kernel (an exec or a working directory on a hung filesystem) gives its
+  // turn back after a while, so it cannot stop every other exec.
+  const stuck = setTimeout(done, SPAWN_TURN_MAX_MS);
   try {
     return await spawnNow(plan);
   } finally {
+    clearTimeout(stuck);
     done();
   }
 }
@@ -178,7 +183,7 @@ async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
     for (const fd of opened) closeFd(fd);
     throw e;
   }
-  // The child has its copies of the write ends; ours must go, or the pipes never end.
+  // The child has its copies of its ends; ours must go, or the pipes never end.
   for (const fd of opened) if (!ours.includes(fd)) closeFd(fd);
   const [stdin, stdout, stderr, statusRead] = ours as [number, number, number, number];
   const status = await readStatus(statusRead);

@@ -63,7 +63,11 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       const armed = armedOutputs(table);
       // poll(2) ignores a negative descriptor: host mode's missing port.
       const revents = pollFds(
-        [{ fd, events }, { fd: wakeFd, events: POLLIN }, ...armed.map((a) => ({ fd: a.fd, events: a.events }))],
+        [
+          { fd, events },
+          { fd: wakeFd, events: POLLIN },
+          ...armed.map((a) => ({ fd: a.fd, events: a.events })),
+        ],
         connected === false ? HUP_RETRY_MS : -1,
       );
       const [port, wake] = [revents[0]!, revents[1]!];
