@@ -60,17 +60,25 @@ function openBench(): Promise<Socket> {
   });
 }
 
-// Raw port, guest → host: dd of /dev/zero into the bench port; the host drains the socket.
 let raw = await openBench();
 await Bun.sleep(300);
-let got = 0;
-let t = performance.now();
-const drained = new Promise<void>((resolve) =>
-  raw.on("data", (d: Buffer) => ((got += d.length) >= SIZE ? resolve() : undefined)),
+/** MB/s of SIZE bytes that the guest command `cmd` sends into the bench port, drained here. */
+async function intoBenchPort(cmd: string): Promise<number> {
+  let bytes = 0;
+  const t0 = performance.now();
+  const drained = new Promise<void>((resolve) =>
+    raw.on("data", (d: Buffer) => ((bytes += d.length) >= SIZE ? resolve() : undefined)),
+  );
+  void sh(cmd);
+  await drained;
+  raw.removeAllListeners("data");
+  return mbps(SIZE, performance.now() - t0);
+}
+
+// Raw port, guest → host: dd of /dev/zero into the bench port; the host drains the socket.
+const rawOut = await intoBenchPort(
+  `dd if=/dev/zero of=/dev/${benchPort} bs=1M count=${SIZE / MiB} 2>/dev/null`,
 );
-void sh(`dd if=/dev/zero of=/dev/${benchPort} bs=1M count=${SIZE / MiB} 2>/dev/null`);
-await drained;
-const rawOut = mbps(SIZE, performance.now() - t);
 rows.push({ metric: "raw port guest→host (dd bs=1M)", value: rawOut, unit: "MB/s" });
 
 // Raw port, host → guest: the guest reads with head -c into /dev/null.
@@ -78,7 +86,7 @@ const reader = c.exec("sh", ["-c", `head -c ${SIZE} /dev/${benchPort} > /dev/nul
 await reader.started;
 await Bun.sleep(200);
 const block = new Uint8Array(MiB);
-t = performance.now();
+let t = performance.now();
 for (let i = 0; i < SIZE / MiB; i++) if (!raw.write(block)) await new Promise((r) => raw.once("drain", r));
 await reader.collect();
 const rawIn = mbps(SIZE, performance.now() - t);
@@ -98,16 +106,9 @@ const cc = Bun.spawnSync(["gcc", "-static", "-O2", "-o", relayBin, join(import.m
 let relayRate = NaN;
 if (cc.exitCode === 0) {
   await c.writeFile("/tmp/relay", await Bun.file(relayBin).bytes(), 0o755);
-  raw.removeAllListeners("data");
-  got = 0;
-  const relayed = new Promise<void>((resolve) =>
-    raw.on("data", (d: Buffer) => ((got += d.length) >= SIZE ? resolve() : undefined)),
+  relayRate = await intoBenchPort(
+    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay /dev/${benchPort}`,
   );
-  t = performance.now();
-  void sh(`dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay /dev/${benchPort}`);
-  await relayed;
-  relayRate = mbps(SIZE, performance.now() - t);
-  raw.removeAllListeners("data");
   await sh("rm -f /tmp/relay");
 }
 rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
@@ -115,7 +116,7 @@ rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRa
 // agentd: stdout streaming, from the same producer as the raw port test.
 await resetPeak();
 t = performance.now();
-got = 0;
+let got = 0;
 for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]).output)
   if (o.stream === "stdout") got += o.data.length;
 const stdoutRate = mbps(got, performance.now() - t);

@@ -5,6 +5,7 @@
  * and arms; the Worker disarms with compare-and-swap events → 0, so a slot released or re-armed
  * meanwhile is never reported. Pure functions over the array, used from both sides.
  */
+import { POLLIN, POLLOUT } from "../../sys/fd-io.ts";
 
 /**
  * Pipes watched at once: up to three per exec session (stdout, stderr, and stdin once the child
@@ -16,8 +17,8 @@ export function newOutputTable(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (1 + MAX_WATCHED * 2));
 }
 
-export const WANT_READ = 0x1; // POLLIN
-export const WANT_WRITE = 0x4; // POLLOUT
+export const WANT_READ = POLLIN;
+export const WANT_WRITE = POLLOUT;
 export type Want = typeof WANT_READ | typeof WANT_WRITE;
 
 export interface Armed {
