@@ -243,11 +243,17 @@ describe("descriptors", () => {
       const pid = await h.started;
       // started can come while the exec helper still runs (with a terminal; it briefly opens
       // /proc/self/oom_score_adj) or while the command's dynamic loader has a library open as
-      // fd 3. What is inherited stays for the whole `sleep 30`; those go within milliseconds.
+      // fd 3. So look only once `sleep` sits in its sleep syscall (x86_64 nanosleep 35 or
+      // clock_nanosleep 230, the first field of /proc/PID/syscall): loading is over by then, and
+      // whatever it holds it holds for the whole `sleep 30`. A bare "0,1,2" is not enough: it is
+      // also what the process shows right after exec, before the loader opens anything.
       const fds = () => readdirSync(`/proc/${pid}/fd`).sort();
       const helper = () => readlinkSync(`/proc/${pid}/exe`).endsWith("agentd-exec");
-      for (let i = 0; i < 100 && (helper() || fds().join() !== "0,1,2"); i++) await Bun.sleep(10);
+      const sleeping = () =>
+        ["35", "230"].includes(readFileSync(`/proc/${pid}/syscall`, "utf8").split(" ")[0]!);
+      for (let i = 0; i < 200 && (helper() || !sleeping()); i++) await Bun.sleep(10);
       expect(helper()).toBe(false);
+      expect(sleeping()).toBe(true);
       expect(fds()).toEqual(["0", "1", "2"]);
       if (tty) {
         for (const fd of readdirSync(`/proc/${agent.proc.pid}/fdinfo`)) {
