@@ -41,7 +41,12 @@ process.on("uncaughtException", (e) => log("error", `uncaught: ${e?.stack ?? e}`
 process.on("unhandledRejection", (e) => log("error", `unhandled rejection: ${(e as Error)?.stack ?? e}`));
 
 /** Variables that are agentd's business, not its children's. */
-const AGENTD_OWN_ENV = new Set(["AGENTD_RESTARTS", "AGENTD_NO_REEXEC", MODULES_FD_ENV, ...Object.keys(HEAP_HINT)]);
+const AGENTD_OWN_ENV = new Set([
+  "AGENTD_RESTARTS",
+  "AGENTD_NO_REEXEC",
+  MODULES_FD_ENV,
+  ...Object.keys(HEAP_HINT),
+]);
 
 /** agentd's environment as children inherit it: without the MSB_* and agentd's own variables. */
 function childBaseEnv(): Record<string, string> {

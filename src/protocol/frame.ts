@@ -97,18 +97,55 @@ const DATA_KEY = Uint8Array.from([0xa1, 0x64, 0x64, 0x61, 0x74, 0x61]);
  * chunk from where it already is (a read buffer), with no frame-sized allocation and copy.
  */
 export function encodeDataFrameHead(id: number, type: DataMessageType, dataLength: number): Uint8Array {
-  const inner = [...DATA_KEY, ...cborHead(2, dataLength)];
+  // Written byte by byte into its final buffer: this runs once per stream frame, and under TCG
+  // the arrays and DataView of a general encoder cost more than the rest of the frame's handling.
   const prefix = envelopePrefix(type);
-  const outer = cborHead(2, inner.length + dataLength);
-  const head = new Uint8Array(OFFSET_BODY + prefix.length + outer.length + inner.length);
-  const view = new DataView(head.buffer);
-  view.setUint32(OFFSET_LEN, head.length - FRAME_LENGTH_SIZE + dataLength);
-  view.setUint32(OFFSET_ID, id >>> 0);
+  const inner = DATA_KEY.length + cborHeadLength(dataLength);
+  const outer = cborHeadLength(inner + dataLength);
+  const head = new Uint8Array(OFFSET_BODY + prefix.length + outer + inner);
+  putUint32(head, OFFSET_LEN, head.length - FRAME_LENGTH_SIZE + dataLength);
+  putUint32(head, OFFSET_ID, id >>> 0);
   head[OFFSET_FLAGS] = flagsFor(type);
   head.set(prefix, OFFSET_BODY);
-  head.set(outer, OFFSET_BODY + prefix.length);
-  head.set(inner, OFFSET_BODY + prefix.length + outer.length);
+  let at = putCborHead(head, OFFSET_BODY + prefix.length, 2, inner + dataLength);
+  head.set(DATA_KEY, at);
+  at = putCborHead(head, at + DATA_KEY.length, 2, dataLength);
   return head;
+}
+
+/** Bytes of the CBOR head for an argument of `n` (what cborHead(…, n) returns, counted). */
+function cborHeadLength(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+/** Writes cborHead(major, n) at `at`; returns the offset after it. */
+function putCborHead(out: Uint8Array, at: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[at] = m | n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = m | 24;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = m | 25;
+    out[at + 1] = n >> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  out[at] = m | 26;
+  putUint32(out, at + 1, n);
+  return at + 5;
+}
+
+function putUint32(out: Uint8Array, at: number, n: number): void {
+  out[at] = (n >>> 24) & 0xff;
+  out[at + 1] = (n >>> 16) & 0xff;
+  out[at + 2] = (n >>> 8) & 0xff;
+  out[at + 3] = n & 0xff;
 }
 
 /** What the decoder produced from the stream. */

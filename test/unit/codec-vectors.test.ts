@@ -108,8 +108,11 @@ describe("data frames sent as head + data (no copy of the data)", () => {
   });
 
   test("equals encodeFrame at every CBOR length boundary, for every data type", () => {
+    // The data's own head changes size at 24, 256 and 65536; the payload's (data + 7, 8 or 9
+    // bytes of key and head) at n = 17, 248 and 65527.
+    const lengths = [0, 1, 16, 17, 23, 24, 247, 248, 255, 256, 65526, 65527, 65535, 65536, 1 << 20, 3 << 20];
     for (const type of DATA_TYPES)
-      for (const n of [0, 1, 23, 24, 255, 256, 65535, 65536, 1 << 20, 3 << 20]) {
+      for (const n of lengths) {
         const data = new Uint8Array(n).fill(0xa5);
         const whole = encodeFrame(0x01020304, { type, payload: { data } });
         const head = encodeDataFrameHead(0x01020304, type, n);

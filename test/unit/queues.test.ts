@@ -173,6 +173,25 @@ describe("buffer pool", () => {
     const again = await pool.take();
     expect(again === a || again === b).toBe(true);
   });
+
+  test("tryTake lends without waiting, returns null when all are lent, never ahead of a waiting take", async () => {
+    const pool = new BufferPool(8, 2, 1);
+    const a = pool.tryTake()!;
+    const b = pool.tryTake()!;
+    expect(a).not.toBe(b);
+    expect(pool.tryTake()).toBeNull();
+    const waited: Uint8Array[] = [];
+    void pool.take().then((c) => waited.push(c));
+    // The buffer given back belongs to the waiting take, even before its continuation runs.
+    pool.give(a);
+    expect(pool.tryTake()).toBeNull();
+    await Bun.sleep(1);
+    expect(waited).toEqual([a]);
+    expect(waited[0]).toBe(a);
+    expect(pool.lent).toBe(2);
+    pool.give(b);
+    expect(pool.tryTake()).toBe(b);
+  });
 });
 
 describe("buffer pool under a steady stream", () => {

@@ -65,7 +65,7 @@ export class Pump {
           this.waitingForRoom = false;
         }
         if (this.queue.closed || this.#cancelled) return;
-        const buf = await this.#take();
+        const buf = pool.tryTake() ?? (await this.#take());
         if (!buf) return;
         let n: number;
         try {

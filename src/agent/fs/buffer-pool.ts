@@ -7,7 +7,8 @@
 export class BufferPool {
   #free: Uint8Array[] = [];
   #lent = 0;
-  #waiters: (() => void)[] = [];
+  /** Callers of `take` waiting for a buffer, in order; `give` hands its buffer to the first. */
+  #waiters: ((buf: Uint8Array) => void)[] = [];
 
   constructor(
     readonly size: number,
@@ -17,8 +18,19 @@ export class BufferPool {
     readonly keep: number,
   ) {}
 
-  async take(): Promise<Uint8Array> {
-    while (this.#lent >= this.max) await new Promise<void>((r) => this.#waiters.push(r));
+  take(): Promise<Uint8Array> {
+    const buf = this.tryTake();
+    return buf ? Promise.resolve(buf) : new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /**
+   * A buffer now, or null when all are lent. For loops that take one per frame: the promise of
+   * `take` and its turn through the microtask queue cost more under TCG than the frame's other
+   * bookkeeping. Never ahead of a waiting `take`: while one waits, all buffers are lent (a
+   * buffer given back goes straight to it).
+   */
+  tryTake(): Uint8Array | null {
+    if (this.#lent >= this.max) return null;
     this.#lent++;
     return this.#free.pop() ?? new Uint8Array(this.size);
   }
@@ -29,10 +41,11 @@ export class BufferPool {
    * comes back the pool shrinks to `keep`.
    */
   give(buf: Uint8Array): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) return waiter(buf);
     this.#lent--;
     this.#free.push(buf);
     if (this.#lent === 0 && this.#free.length > this.keep) this.#free.length = this.keep;
-    this.#waiters.shift()?.();
   }
 
   get lent(): number {

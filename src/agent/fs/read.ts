@@ -35,7 +35,7 @@ export async function readOp(path: string, queue: OutputQueue, emit: Emit): Prom
       const room = queue.room();
       if (room) await room;
       if (queue.closed) return;
-      const buf = await pool.take();
+      const buf = pool.tryTake() ?? (await pool.take());
       let bytesRead: number;
       try {
         ({ bytesRead } = await step("read", () => fh.read(buf, 0, READ_CHUNK, null)));
