@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { OUTPUT_CHUNK } from "../../src/agent/exec/pump.ts";
+import { BULK_FRAME_MAX } from "../../src/agent/output-queue.ts";
 import type { AgentClient } from "../../src/host/client.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
@@ -47,12 +47,17 @@ test("256 MiB through stdout arrive whole (SHA-256)", async () => {
   const h = client.exec("sh", ["-c", `for i in $(seq 16); do cat ${src}; done`]);
   const got = createHash("sha256");
   let bytes = 0;
+  let full = 0;
   for await (const o of h.output) {
     expect(o.stream).toBe("stdout");
-    expect(o.data.length).toBeLessThanOrEqual(OUTPUT_CHUNK);
+    // A read takes up to OUTPUT_CHUNK (two frames' worth); frames stay at the bulk frame size.
+    expect(o.data.length).toBeLessThanOrEqual(BULK_FRAME_MAX);
+    if (o.data.length === BULK_FRAME_MAX) full++;
     got.update(o.data);
     bytes += o.data.length;
   }
+  // Most of the stream goes in full frames (the writer is far ahead of the reader's 512 KiB).
+  expect(full * BULK_FRAME_MAX).toBeGreaterThan(TOTAL / 2);
   expect((await h.exited).code).toBe(0);
   expect(bytes).toBe(TOTAL);
   expect(got.digest("hex")).toBe(hash.digest("hex"));

