@@ -26,12 +26,11 @@ export const OFFSET_ID = 4;
 export const OFFSET_FLAGS = 8;
 export const OFFSET_BODY = 9;
 
-function cborHead(major: number, n: number): number[] {
-  const m = major << 5;
-  if (n < 24) return [m | n];
-  if (n < 0x100) return [m | 24, n];
-  if (n < 0x10000) return [m | 25, n >> 8, n & 0xff];
-  return [m | 26, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+/** The CBOR head of major type `major` with argument `n` (n < 2^32). */
+function cborHead(major: number, n: number): Uint8Array {
+  const out = new Uint8Array(cborHeadLength(n));
+  putCborHead(out, 0, major, n);
+  return out;
 }
 
 const ENVELOPE_PREFIX_CACHE = new Map<string, Uint8Array>();
@@ -113,7 +112,7 @@ export function encodeDataFrameHead(id: number, type: DataMessageType, dataLengt
   return head;
 }
 
-/** Bytes of the CBOR head for an argument of `n` (what cborHead(…, n) returns, counted). */
+/** Bytes of the CBOR head for an argument of `n`. */
 function cborHeadLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
