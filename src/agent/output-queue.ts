@@ -34,6 +34,21 @@ export const OUTPUT_HIGH_WATER = 2 * 1024 * 1024;
  */
 export const BULK_FRAME_MAX = 256 * 1024;
 
+/** Sends one frame of bulk data; `done`, if given, runs once it is written or dropped. */
+export type Emit = (data: Uint8Array, done: (() => void) | null) => void;
+
+/**
+ * Sends `data` (not empty) as frames of at most BULK_FRAME_MAX bytes, in order. `done` goes with
+ * the last one, which the queue writes (or drops) after the others: then the whole buffer behind
+ * `data` is free again.
+ */
+export function emitInBulkFrames(data: Uint8Array, emit: Emit, done: () => void): void {
+  for (let at = 0; at < data.length; at += BULK_FRAME_MAX) {
+    const end = Math.min(data.length, at + BULK_FRAME_MAX);
+    emit(data.subarray(at, end), end === data.length ? done : null);
+  }
+}
+
 /**
  * Bulk bytes one flush writes before giving the event loop back: 256 KiB. A write to the virtio
  * port returns only once QEMU has taken the bytes, so under TCG a flush of a whole 4 MiB backlog

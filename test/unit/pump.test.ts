@@ -19,7 +19,7 @@ function fakeQueue(full: { now: boolean }): OutputQueue {
 test("moves what is written, in order, and ends with the pipe; the read end is closed", async () => {
   const [r, w] = outputPipe(1 << 20);
   const got: number[] = [];
-  const pump = new Pump(r, fakeQueue({ now: false }), (data, done) => (got.push(...data), done()), "test");
+  const pump = new Pump(r, fakeQueue({ now: false }), (data, done) => (got.push(...data), done?.()), "test");
   for (let i = 0; i < 50; i++) {
     writeFd(w, Uint8Array.of(i), "test");
     await Bun.sleep(1);
@@ -33,7 +33,7 @@ test("moves what is written, in order, and ends with the pipe; the read end is c
 test("cancel() ends a wait for data and a wait for room at once", async () => {
   for (const full of [false, true]) {
     const [r, w] = outputPipe(1 << 20);
-    const pump = new Pump(r, fakeQueue({ now: full }), (_d, done) => done(), "test");
+    const pump = new Pump(r, fakeQueue({ now: full }), (_d, done) => done?.(), "test");
     await Bun.sleep(50); // now waiting: for the pipe (empty) or for room (queue full)
     const t0 = performance.now();
     pump.cancel();

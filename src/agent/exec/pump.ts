@@ -13,7 +13,13 @@
  * process has exited and only background children hold the pipe.
  */
 import { BufferPool } from "../fs/buffer-pool.ts";
-import { BULK_FRAME_MAX, OUTPUT_HIGH_WATER, type OutputQueue } from "../output-queue.ts";
+import {
+  BULK_FRAME_MAX,
+  emitInBulkFrames,
+  OUTPUT_HIGH_WATER,
+  type Emit,
+  type OutputQueue,
+} from "../output-queue.ts";
 import { readFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
 import { outputPoller } from "./output-poller.ts";
@@ -32,8 +38,6 @@ export const PIPE_CAPACITY = 1024 * 1024;
  * mark, plus one; only one is kept while idle (RSS).
  */
 const pool = new BufferPool(OUTPUT_CHUNK, OUTPUT_HIGH_WATER / OUTPUT_CHUNK + 1, 1);
-
-export type Emit = (data: Uint8Array, done: () => void) => void;
 
 /** Reads smaller than this are copied out and their buffer returned at once (see #run). */
 const COPY_BELOW = 64 * 1024;
@@ -85,12 +89,8 @@ export class Pump {
           if (n < COPY_BELOW) {
             const copy = buf.slice(0, n);
             pool.give(buf);
-            this.emit(copy, () => {});
-          } else
-            for (let at = 0; at < n; at += BULK_FRAME_MAX) {
-              const end = Math.min(n, at + BULK_FRAME_MAX);
-              this.emit(buf.subarray(at, end), end === n ? () => pool.give(buf) : () => {});
-            }
+            this.emit(copy, null);
+          } else emitInBulkFrames(buf.subarray(0, n), this.emit, () => pool.give(buf));
           continue;
         }
         pool.give(buf);

@@ -9,6 +9,7 @@ import type { Subprocess } from "bun";
 import { withExecDefaults, type ExecRequest, type FullExecRequest } from "../../protocol/payloads.ts";
 import type { AgentConfig } from "../config.ts";
 import type { SessionContext } from "../session-context.ts";
+import type { Emit } from "../output-queue.ts";
 import { buildEnv } from "./env.ts";
 import { Pump } from "./pump.ts";
 import { rlimitArgs } from "./rlimits.ts";
@@ -127,8 +128,10 @@ export class ExecSession {
   #startPipes(proc: Subprocess, output: OutputFds): void {
     this.#stdin.attach(pipeTarget(output.stdin, `stdin of exec ${this.id}`));
     // Frames are written straight from the pump's pooled buffer, which `done` gives back.
-    const emit = (type: "core.exec.stdout" | "core.exec.stderr") => (data: Uint8Array, done: () => void) =>
-      this.ctx.sendData(this.id, type, data, true, done);
+    const emit =
+      (type: "core.exec.stdout" | "core.exec.stderr"): Emit =>
+      (data, done) =>
+        this.ctx.sendData(this.id, type, data, true, done);
     this.#pumps = [
       new Pump(output.stdout, this.ctx.queue, emit("core.exec.stdout"), `stdout of exec ${this.id}`),
       new Pump(output.stderr, this.ctx.queue, emit("core.exec.stderr"), `stderr of exec ${this.id}`),

@@ -4,7 +4,7 @@
  */
 import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
-import { BULK_FRAME_MAX, type OutputQueue } from "../output-queue.ts";
+import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
@@ -14,16 +14,12 @@ import { errnoError, fsFailure, step } from "./errors.ts";
  * the queue's bulk frame size.
  */
 export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 512 * 1024);
-export const FRAME_CHUNK = BULK_FRAME_MAX;
 
 /**
  * Shared by every Read: at most 2 MiB lent (the queue's 2 MiB bound is reached with the reads in
  * flight), one buffer kept between downloads.
  */
 const pool = new BufferPool(READ_CHUNK, 4, 1);
-
-/** Sends `data` as one frame; `done` when it is written (or dropped) and the buffer is free. */
-export type Emit = (data: Uint8Array, done: (() => void) | null) => void;
 
 /** Streams the file's content through `emit`; throws FsFailure with prefix open/read. */
 export async function readOp(path: string, queue: OutputQueue, emit: Emit): Promise<void> {
@@ -35,7 +31,7 @@ export async function readOp(path: string, queue: OutputQueue, emit: Emit): Prom
       const room = queue.room();
       if (room) await room;
       if (queue.closed) return;
-      const buf = pool.tryTake() ?? (await pool.take());
+      const buf = await pool.take();
       let bytesRead: number;
       try {
         ({ bytesRead } = await step("read", () => fh.read(buf, 0, READ_CHUNK, null)));
@@ -44,10 +40,7 @@ export async function readOp(path: string, queue: OutputQueue, emit: Emit): Prom
         throw e;
       }
       if (bytesRead === 0 || queue.closed) return void pool.give(buf);
-      for (let at = 0; at < bytesRead; at += FRAME_CHUNK) {
-        const end = Math.min(bytesRead, at + FRAME_CHUNK);
-        emit(buf.subarray(at, end), end === bytesRead ? () => pool.give(buf) : null);
-      }
+      emitInBulkFrames(buf.subarray(0, bytesRead), emit, () => pool.give(buf));
     }
   } finally {
     await fh.close().catch(() => {});
