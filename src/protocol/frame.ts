@@ -70,9 +70,8 @@ export function encodeFrame(id: number, message: Message, flags = flagsFor(messa
   const out = value === null ? new Uint8Array(MAX_PREFIX) : encodeCbor(value, MAX_PREFIX);
   const payloadLength = out.length - MAX_PREFIX;
   const prefix = envelopePrefix(message.type);
-  const bstrHead = cborHead(2, payloadLength);
-  let start = MAX_PREFIX - bstrHead.length;
-  out.set(bstrHead, start);
+  let start = MAX_PREFIX - cborHeadLength(payloadLength);
+  putCborHead(out, start, 2, payloadLength);
   start -= prefix.length;
   out.set(prefix, start);
   start -= OFFSET_BODY;
