@@ -17,7 +17,6 @@ import { enterSwitchedRoot } from "../src/setup/steps/block-root.ts";
 import { installCa } from "../src/setup/steps/ca.ts";
 import { runSteps, SetupFailure } from "../src/setup/step.ts";
 import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
-import { bootTimeNs } from "../src/sys/clock.ts";
 import { readFd } from "../src/sys/fd-io.ts";
 import { closeFd } from "../src/sys/libc.ts";
 import { powerOff, sync } from "../src/sys/system.ts";
@@ -126,7 +125,7 @@ async function finishGuest(): Promise<void> {
 
 export async function runGuestMode(config: AgentConfig): Promise<Agent> {
   const path = await waitForPort();
-  config.ready.ready_time_ns = bootTimeNs();
+  // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
   servePort(path, agent);
   startHeartbeat(RUNTIME_MOUNT_POINT, agent);

@@ -2,6 +2,7 @@
  * agentd's entry. Records the start time first (core.ready reports it), installs the handlers
  * that keep a bug from ending the process, then runs host mode or the guest agent.
  */
+import "./early.ts";
 import { bootTimeNs } from "../src/sys/clock.ts";
 const startedNs = bootTimeNs();
 

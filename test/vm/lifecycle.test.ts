@@ -16,12 +16,30 @@ afterAll(async () => {
   await guest?.stop();
 }, 60_000);
 
+test("the first client gets the connection agentd answered at boot (no second connection)", async () => {
+  // startVm returned on the relay's word (relay.ready), without taking that connection itself.
+  expect(existsSync(join(guest.state.state_dir, "relay.ready"))).toBe(true);
+  const connections = () => readFileSync(guest.state.console_log, "utf8").split("host connected").length - 1;
+  const before = connections();
+  expect(before).toBeGreaterThanOrEqual(1);
+  const c = await guest.connect();
+  try {
+    expect(text((await c.exec("echo", ["first"]).collect()).stdout)).toBe("first\n");
+    expect(connections()).toBe(before);
+  } finally {
+    c.close();
+    await c.closed();
+  }
+});
+
 test("core.ready times are consistent nanoseconds since boot", async () => {
   const c = await guest.connect();
   const r = await c.ready;
   const [boot, init, ready] = [BigInt(r.boot_time_ns), BigInt(r.init_time_ns), BigInt(r.ready_time_ns)];
   expect(boot <= ready).toBe(true);
   expect(init <= ready).toBe(true);
+  // ready: when the port's reader first polled, after setup.
+  expect(boot + init <= ready).toBe(true);
   // agentd starts after the kernel has booted: more than 100 ms, less than a minute after boot.
   expect(boot > 100_000_000n && boot < 60_000_000_000n).toBe(true);
   const uptime = Number(text((await c.exec("cat", ["/proc/uptime"]).collect()).stdout).split(" ")[0]);

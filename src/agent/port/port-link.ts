@@ -15,6 +15,8 @@ import type { Link } from "../link.ts";
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, openFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
 import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
+import { bootTimeNs } from "../../sys/clock.ts";
+import { startReader } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
 
 type WorkerMessage =
@@ -63,12 +65,16 @@ export function servePort(path: string, agent: Agent): void {
     },
   };
 
-  // Inside the compiled binary a worker is found by its path from the bundle root (the repository
-  // root, the common folder of the entry points); a URL from import.meta.url points at the
-  // build machine's disk instead.
-  const worker = new Worker("./src/agent/port/reader-worker.ts");
+  // Started early in guest mode (agentd/early.ts); it waits for `init` below.
+  const worker = startReader();
+  let polling = false;
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
     const m = event.data;
+    if (!polling && (m.kind === "up" || m.kind === "down")) {
+      // The reader is polling the port: from now on a host is answered. core.ready says when.
+      polling = true;
+      agent.config.ready.ready_time_ns = bootTimeNs();
+    }
     switch (m.kind) {
       case "up":
         Atomics.store(flags, 0, 0);

@@ -28,6 +28,8 @@ declare const self: Worker;
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 /** While the host is away, look again this often. */
 const HUP_RETRY_MS = 50;
+/** Bound on the bytes dropped when a host leaves (the port's own buffers hold far less). */
+const MAX_STALE_BYTES = 16 * 1024 * 1024;
 
 export interface ReaderInit {
   /** The port, or -1 (host mode: output pipes only). */
@@ -46,8 +48,11 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
   const flags = new Int32Array(control);
   const state = new Int32Array(slots);
   const table = new Int32Array(outputs);
+  const buf = (at: number) => new Uint8Array(inbox, at * READ_CHUNK, READ_CHUNK);
   let slot = 0;
   const wakeBuf = new Uint8Array(64);
+  // Not an inbox slot: the main thread may still be reading those.
+  const scratch = new Uint8Array(64 * 1024);
   let connected: boolean | null = null;
   const setConnected = (up: boolean) => {
     if (connected !== up) {
@@ -75,8 +80,15 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       const ready = takeReady(table, armed, revents.slice(2));
       if (ready.length > 0) self.postMessage({ kind: "outputs", ready });
       if (fd < 0) continue;
-      if (port & POLLHUP && !(port & POLLIN)) {
-        setConnected(false);
+      if (port & POLLHUP) {
+        // No host. virtio_console also says POLLIN then (a read would not block: it returns 0),
+        // so POLLIN cannot mean "a host is back": taking it for one made agentd open and close
+        // a connection, with a core.ready for nobody, every HUP_RETRY_MS while the host was away.
+        if (connected !== false) {
+          // What the host that left still had in the port is its, not the next host's.
+          discardPending(fd, scratch);
+          setConnected(false);
+        }
         // POLLHUP is level-triggered: wait before polling again instead of spinning.
         Bun.sleepSync(HUP_RETRY_MS);
         continue;
@@ -89,13 +101,13 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       if (port & POLLIN && !paused) {
         // Wait for the main thread to free the slot (it copies quickly; this bounds memory).
         while (Atomics.load(state, slot) !== 0) Atomics.wait(state, slot, 1, 100);
-        const buf = new Uint8Array(inbox, slot * READ_CHUNK, READ_CHUNK);
+        const into = buf(slot);
         // The port hands over one 4 KiB virtio buffer per read(2): keep reading until it has
         // nothing more (EAGAIN) or the slot is full, so the main thread gets one message per
         // burst instead of one per page (65536 messages per 256 MiB upload before).
         let filled = 0;
         let n = 0;
-        while (filled < READ_CHUNK && (n = readFd(fd, buf.subarray(filled), "agent port")) > 0) filled += n;
+        while (filled < READ_CHUNK && (n = readFd(fd, into.subarray(filled), "agent port")) > 0) filled += n;
         if (filled > 0) {
           Atomics.store(state, slot, 1);
           self.postMessage({ kind: "data", slot, length: filled });
@@ -110,6 +122,13 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       Bun.sleepSync(100);
     }
   }
+}
+
+/** Reads and drops what the port holds, up to MAX_STALE_BYTES (a host that left sends no more). */
+function discardPending(fd: number, scratch: Uint8Array): void {
+  let dropped = 0;
+  let n = 0;
+  while (dropped < MAX_STALE_BYTES && (n = readFd(fd, scratch, "agent port")) > 0) dropped += n;
 }
 
 self.onmessage = (event: MessageEvent<ReaderInit>) => run(event.data);

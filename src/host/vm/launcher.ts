@@ -182,6 +182,9 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     killAll([qemu.pid, ...virtiofsdPids]);
     throw new Error(`QEMU did not start: ${tail(join(dir, "qemu.log"), 10)}`);
   }
+  // The relay says when the guest's first core.ready has come (see relay.ts).
+  const readyFile = join(dir, "relay.ready");
+  rmSync(readyFile, { force: true });
   const relay = Bun.spawn(
     [
       ...agentctlCommand(),
@@ -193,6 +196,8 @@ export async function startVm(o: StartOptions): Promise<VmState> {
       portSocket,
       "--qemu-pid",
       String(qemu.pid),
+      "--ready-file",
+      readyFile,
     ],
     {
       stdin: "ignore",
@@ -226,17 +231,12 @@ export async function startVm(o: StartOptions): Promise<VmState> {
       killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
       throw new Error(`no core.ready within ${READY_TIMEOUT_MS / 1000} s. Console:\n${tail(consoleLog)}`);
     }
-    if (existsSync(socket)) {
-      try {
-        const client = await AgentClient.connect(socket, 2000);
-        client.close();
-        await client.closed();
-        return state;
-      } catch (e) {
-        if (!(e instanceof ConnectionError)) throw e;
-      }
+    if (existsSync(readyFile)) return state;
+    if (relay.exitCode !== null || !alive(relay.pid)) {
+      killAll([qemu.pid, ...virtiofsdPids]);
+      throw new Error(`the relay stopped (exit ${relay.exitCode}): ${tail(join(dir, "relay.log"), 10)}`);
     }
-    await Bun.sleep(100);
+    await Bun.sleep(20);
   }
 }
 

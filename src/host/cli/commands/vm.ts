@@ -146,14 +146,14 @@ export async function vmCommand(argv: string[]): Promise<number> {
   }
   if (sub === "relay") {
     // Internal: started by `vm start`, serves DIR/agent.sock until QEMU exits.
-    const p = parseOptions(rest, { values: ["client", "port", "qemu-pid"] });
+    const p = parseOptions(rest, { values: ["client", "port", "qemu-pid", "ready-file"] });
     const [client, port, pid] = [
       one(p, "client"),
       one(p, "port"),
       positiveInt(one(p, "qemu-pid"), "qemu-pid"),
     ];
     if (!client || !port || !pid) throw usageError("vm relay needs --client SOCK --port SOCK --qemu-pid N");
-    await runRelay(client, port, pid);
+    await runRelay(client, port, pid, one(p, "ready-file") ?? null);
     return await new Promise<number>(() => {});
   }
   throw usageError(`unknown vm command '${sub ?? ""}'; use start, stop or run`);

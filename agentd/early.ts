@@ -1,0 +1,9 @@
+/**
+ * agentd's first module (main.ts imports it before anything else): in guest mode it starts the
+ * port reader's Worker before the rest of agentd is even loaded (see port/reader-start.ts).
+ */
+import { startReader } from "../src/agent/port/reader-start.ts";
+import { parseArgs } from "./args.ts";
+
+const args = parseArgs(process.argv.slice(2));
+if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) startReader();

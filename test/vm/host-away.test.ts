@@ -1,0 +1,65 @@
+/**
+ * While no host is connected to the port, agentd waits quietly: virtio_console reports POLLIN
+ * together with POLLHUP then (a read would return 0 at once), which agentd once took for a host
+ * coming back, opening and closing a connection (and sending core.ready to nobody) 20 times a
+ * second. A host that connects after a while gets one fresh core.ready and a working agent.
+ * Here the relay is stopped and the test talks to QEMU's socket for the port directly.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { AgentClient } from "../../src/host/client.ts";
+import { bootGuest, text, type Guest } from "./harness.ts";
+
+let guest: Guest;
+
+beforeAll(async () => {
+  guest = await bootGuest();
+}, 120_000);
+afterAll(async () => {
+  await guest?.stop();
+}, 60_000);
+
+const consoleText = () => readFileSync(guest.state.console_log, "utf8");
+const count = (s: string, what: string) => s.split(what).length - 1;
+
+/** Waits until agentd's last console line ends with `tail`; returns the console then. */
+async function untilLastLine(tail: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const all = consoleText();
+    const last =
+      all
+        .trimEnd()
+        .split("\n")
+        .filter((l) => l.startsWith("agentd: "))
+        .pop() ?? "";
+    if (last.endsWith(tail)) return all;
+    if (Date.now() > deadline) throw new Error(`agentd's last line is not "...${tail}": ${last}`);
+    await Bun.sleep(100);
+  }
+}
+
+test("with no host for 3 s agentd opens no connection; the next host gets one core.ready", async () => {
+  const first = await guest.connect();
+  await first.ready;
+  first.close();
+  await first.closed();
+  // The relay opens its next QEMU connection at once; stop it once the guest has seen that one.
+  await untilLastLine("host connected");
+  process.kill(guest.state.relay_pid, "SIGKILL");
+  const before = await untilLastLine("session(s)");
+  await Bun.sleep(3000);
+  expect(count(consoleText().slice(before.length), "host connected")).toBe(0);
+
+  const c = await AgentClient.connect(join(guest.state.state_dir, "port.sock"), 20_000);
+  try {
+    const ready = await c.ready;
+    expect(BigInt(ready.ready_time_ns)).toBeGreaterThan(0n);
+    expect(text((await c.exec("echo", ["back"]).collect()).stdout)).toBe("back\n");
+    expect(count(consoleText().slice(before.length), "host connected")).toBe(1);
+  } finally {
+    await c.shutdown().catch(() => {});
+    c.close();
+  }
+}, 60_000);
