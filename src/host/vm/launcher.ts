@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join, resolve } from "node:path";
 import { RUNTIME_FS_TAG } from "../../protocol/constants.ts";
 import { AgentClient } from "../client.ts";
-import { ConnectionError } from "../errors.ts";
 import { DIST_DIR, PROJECT_ROOT } from "../paths.ts";
 import { chooseAccel } from "./accel.ts";
 import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
