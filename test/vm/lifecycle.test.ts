@@ -65,9 +65,18 @@ test("init starts agentd while the modules load; setup waits for them; children 
     // ...and setup finished after it (it waited for init's end of file).
     expect((Number(r.boot_time_ns) + Number(r.init_time_ns)) / 1e9).toBeGreaterThan(modulesAt);
     // The pipe and its variable are agentd's alone.
-    expect(await sh("echo ${AGENTD_MODULES_FD:-unset}; ls /proc/$$/fd | sort -n | tr '\\n' ' '")).toBe(
-      "unset\n0 1 2 ",
+    // The descriptors of a child that sits still (a shell listing its own would show the pipe
+    // or saved descriptors of its pipeline); once `sleep` is in its sleep syscall (nanosleep 35,
+    // clock_nanosleep 230) it has opened all it will.
+    expect(await sh("echo ${AGENTD_MODULES_FD:-unset}")).toBe("unset\n");
+    const sleeper = c.exec("sleep", ["30"]);
+    const pid = await sleeper.started;
+    const fds = await sh(
+      `until grep -qE '^(35|230) ' /proc/${pid}/syscall; do sleep 0.05; done; ls /proc/${pid}/fd | sort -n | tr '\\n' ' '`,
     );
+    sleeper.signal(9);
+    await sleeper.exited;
+    expect(fds).toBe("0 1 2 ");
   } finally {
     c.close();
     await c.closed();
