@@ -48,7 +48,6 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
   const flags = new Int32Array(control);
   const state = new Int32Array(slots);
   const table = new Int32Array(outputs);
-  const buf = (at: number) => new Uint8Array(inbox, at * READ_CHUNK, READ_CHUNK);
   let slot = 0;
   const wakeBuf = new Uint8Array(64);
   // Not an inbox slot: the main thread may still be reading those.
@@ -101,7 +100,7 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       if (port & POLLIN && !paused) {
         // Wait for the main thread to free the slot (it copies quickly; this bounds memory).
         while (Atomics.load(state, slot) !== 0) Atomics.wait(state, slot, 1, 100);
-        const into = buf(slot);
+        const into = new Uint8Array(inbox, slot * READ_CHUNK, READ_CHUNK);
         // The port hands over one 4 KiB virtio buffer per read(2): keep reading until it has
         // nothing more (EAGAIN) or the slot is full, so the main thread gets one message per
         // burst instead of one per page (65536 messages per 256 MiB upload before).
