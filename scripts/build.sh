@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds dist/: agentd (compiled with bun, never stripped: stripping removes the app), the static
-# exec helper agentd-exec, and agentctl. Needs a C compiler with a static libc (gcc + libc6-dev).
+# exec helper agentd-exec, and agentctl. The two C programs are linked statically against musl
+# (musl-tools): every exec session starts agentd-exec first, and under TCG the static glibc
+# build's start-up made each one ~2-5 ms slower (guest loops of `agentd-exec -- true`), at 14x
+# the size (772 KiB against 54 KiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUN=node_modules/.bin/bun
 mkdir -p dist
-CC=${CC:-gcc}
-command -v "$CC" >/dev/null || { echo "build: no C compiler ($CC); install gcc" >&2; exit 1; }
+CC=${CC:-musl-gcc}
+command -v "$CC" >/dev/null || { echo "build: no C compiler ($CC); install musl-tools" >&2; exit 1; }
 "$CC" -static -Os -Wall -Wextra -Werror -o dist/agentd-exec init/exec-helper.c
 "$CC" -static -Os -Wall -Wextra -Werror -o dist/init init/init.c
 COMPILE=(build --compile --no-compile-autoload-dotenv --no-compile-autoload-bunfig --bytecode)

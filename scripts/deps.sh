@@ -6,7 +6,8 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 want() { for p in "$@"; do have_pkg "$p" || need+=("$p"); done; }
 
-want gcc libc6-dev
+# musl-tools: agentd-exec and init are linked statically against musl (see build.sh).
+want gcc libc6-dev musl-tools
 for what in "$@"; do
   case "$what" in
     build) ;;

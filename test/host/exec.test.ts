@@ -1,4 +1,6 @@
 /** Exec sessions against the compiled agentd in host mode. */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AgentClient } from "../../src/host/client.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
@@ -32,6 +34,22 @@ describe("exec with pipes", () => {
     const r = await h.collect();
     expect(r.code).toBe(-1);
     expect(text(r.stderr)).toBe("agentd: cannot run '/no/such/binary': No such file or directory\n");
+  });
+
+  test("a bare name found nowhere on PATH is the same spawn failure (the helper's execvp says it)", async () => {
+    const h = client.exec("no-such-command-anywhere", ["x"], { env: ["PATH=/usr/bin:/bin"] });
+    await expect(h.started).rejects.toThrow(
+      "cannot run 'no-such-command-anywhere': No such file or directory",
+    );
+    const r = await h.collect();
+    expect(r.code).toBe(-1);
+    expect(text(r.stderr)).toBe("agentd: cannot run 'no-such-command-anywhere': No such file or directory\n");
+  });
+
+  test("a bare name is looked up on the request's PATH, not agentd's", async () => {
+    writeFileSync(join(agent.dir, "only-here"), "#!/bin/sh\necho found me\n", { mode: 0o755 });
+    const r = await client.exec("only-here", [], { env: [`PATH=${agent.dir}:/usr/bin:/bin`] }).collect();
+    expect({ code: r.code, out: text(r.stdout) }).toEqual({ code: 0, out: "found me\n" });
   });
 
   test("a command found on PATH but not executable is a spawn failure too", async () => {

@@ -4,7 +4,6 @@
  * the exit as soon as the process itself has exited: output still in the pipes is drained, but
  * only while it keeps coming, so a background child holding the pipe cannot hang the session.
  */
-import { readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { withExecDefaults, type ExecRequest, type FullExecRequest } from "../../protocol/payloads.ts";
 import type { AgentConfig } from "../config.ts";
@@ -16,7 +15,8 @@ import { rlimitArgs } from "./rlimits.ts";
 import { exitStatus, spawnChild, type ExitStatus, type OutputFds } from "./spawn.ts";
 import { StdinSpill } from "./stdin-spill.ts";
 import { pipeTarget, StdinWriter } from "./stdin-writer.ts";
-import { parseGroup, parsePasswd, resolveUser, type Identity } from "./user.ts";
+import { resolveUser, type Identity } from "./user.ts";
+import { userDb } from "./user-db.ts";
 
 /** After the process exits, stop waiting for output that has not moved for this long. */
 export const DRAIN_IDLE_MS = 100;
@@ -25,21 +25,12 @@ export const DRAIN_MAX_MS = 5000;
 /** The terminal's default EOF character (VEOF, ^D). */
 const TTY_EOF = new Uint8Array([4]);
 
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
-
 /** Works out who runs the command and the helper argv, or says why it cannot run. */
 function plan(
   req: FullExecRequest,
   config: AgentConfig,
 ): { argv: string[]; env: Record<string, string> } | string {
-  const passwd = parsePasswd(readText(config.passwdFile));
-  const groups = parseGroup(readText(config.groupFile));
+  const { passwd, groups } = userDb(config.passwdFile, config.groupFile);
   const spec = req.user ?? config.defaultUser;
   const who = resolveUser(spec, passwd, groups);
   if (!who.ok) return `cannot run '${req.cmd}': ${who.error.message}`;

@@ -119,7 +119,8 @@ export function spawnTurn(): Promise<() => void> {
 }
 
 export async function spawnChild(plan: SpawnPlan): Promise<SpawnResult> {
-  if (findCommand(plan.command, plan.env) === null) {
+  // Piped children need no look-up here: the helper's execvp failing says the same on fd 3.
+  if (plan.tty && findCommand(plan.command, plan.env) === null) {
     return { ok: false, message: `cannot run '${plan.command}': No such file or directory` };
   }
   const done = await spawnTurn();
