@@ -72,9 +72,9 @@ describe("QEMU command line", () => {
   };
   const args = qemuArgs(plan);
   const after = (flag: string) => args.filter((_, i) => args[i - 1] === flag);
-  test("TCG with -cpu max, shared memory for virtiofs, no reboot", () => {
+  test("TCG with -cpu max minus ERMS, shared memory for virtiofs, no reboot", () => {
     expect(after("-accel")).toEqual(["tcg"]);
-    expect(after("-cpu")).toEqual(["max"]);
+    expect(after("-cpu")).toEqual(["max,erms=off"]);
     expect(after("-object")).toEqual(["memory-backend-memfd,id=mem,size=512M,share=on"]);
     expect(args).toContain("-no-reboot");
   });

@@ -32,6 +32,18 @@ test("the first client gets the connection agentd answered at boot (no second co
   }
 });
 
+test("under TCG the guest's CPU has no ERMS, so its kernel does not copy memory a byte per loop turn", async () => {
+  const c = await guest.connect();
+  try {
+    const flags = text((await c.exec("sh", ["-c", "grep -m1 '^flags' /proc/cpuinfo"]).collect()).stdout);
+    expect(flags).toContain(" sse2");
+    if (guest.state.accel === "tcg") expect(flags.split(/\s+/)).not.toContain("erms");
+  } finally {
+    c.close();
+    await c.closed();
+  }
+});
+
 test("core.ready times are consistent nanoseconds since boot", async () => {
   const c = await guest.connect();
   const r = await c.ready;
