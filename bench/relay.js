@@ -1,0 +1,33 @@
+/*
+ * The benchmark's pipe-to-port relay in Bun, the runtime agentd is built on: the same loop as
+ * relay.c (blocking read(2) of stdin 256 KiB at a time, write(2) to the port) through bun:ffi,
+ * with no event loop, framing or host protocol. Next to relay.c it shows what the runtime itself
+ * costs here. Run in the guest by agentd's own binary:
+ *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM
+ */
+const { dlopen, FFIType, ptr } = require("bun:ffi");
+
+const libc = dlopen("libc.so.6", {
+  open: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+  fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+}).symbols;
+const O_WRONLY = 1;
+const F_SETPIPE_SZ = 1031;
+
+const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), O_WRONLY);
+if (out < 0) process.exit(1);
+libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
+const buf = new Uint8Array(256 * 1024);
+const p = ptr(buf);
+for (;;) {
+  const n = Number(libc.read(0, p, buf.length));
+  if (n <= 0) process.exit(n === 0 ? 0 : 1);
+  // The port takes at most 32 KiB per write(2).
+  for (let at = 0; at < n;) {
+    const w = Number(libc.write(out, p + at, n - at));
+    if (w <= 0) process.exit(1);
+    at += w;
+  }
+}
