@@ -1,7 +1,8 @@
 /**
  * The guest's /etc/passwd and /etc/group, parsed once and again only when a file changes (its
- * inode, size or mtime). Every exec resolves its user; reading and parsing both files per
- * request cost ~2 ms of each exec round trip under TCG, a stat of each costs a fraction.
+ * device, inode, size, modification or change time). Every exec resolves its user; reading and
+ * parsing both files per request made planning an exec take 2.2 ms under TCG, a stat of each
+ * instead 1.2-1.6 ms (timed inside agentd, medians of 100 execs).
  */
 import { readFileSync, statSync } from "node:fs";
 import { parseGroup, parsePasswd, type GroupEntry, type PasswdEntry } from "./user.ts";
