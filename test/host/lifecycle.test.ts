@@ -1,6 +1,7 @@
 /** Connections coming and going, the heartbeat, and shutdown in host mode. */
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 import { alive } from "../../src/host/process.ts";
@@ -80,8 +81,26 @@ test("the heartbeat is rewritten every second with sessions and last activity", 
   await Bun.sleep(1100);
   const later = JSON.parse(readFileSync(file, "utf8"));
   expect(Date.parse(later.last_activity)).toBeGreaterThan(activity);
-  expect(existsSync(join(agent.runtimeDir, "heartbeat.tmp"))).toBe(false);
+  // The temporary file exists only between a beat's write and its rename (on the thread pool).
+  const tmp = join(agent.runtimeDir, "heartbeat.tmp");
+  for (let i = 0; i < 50 && existsSync(tmp); i++) await Bun.sleep(20);
+  expect(existsSync(tmp)).toBe(false);
   h.signal(9);
+  c.close();
+});
+
+test("a runtime directory that stops answering does not stop agentd (the beat is off the event loop)", async () => {
+  // A FIFO without a reader in place of heartbeat.tmp: opening it for writing blocks, as a
+  // write to a virtiofs share whose daemon hung would.
+  const dir = mkdtempSync(join(tmpdir(), "agentd-test-"));
+  mkdirSync(join(dir, "runtime"));
+  expect(Bun.spawnSync(["mkfifo", join(dir, "runtime", "heartbeat.tmp")]).exitCode).toBe(0);
+  agent = await startAgent({ dir });
+  const c = await agent.connect();
+  await Bun.sleep(2500); // two more beats come due while the first is still blocked
+  const r = await c.exec("echo", ["still here"]).collect();
+  expect(text(r.stdout)).toBe("still here\n");
+  expect(existsSync(join(agent.runtimeDir, "heartbeat.json"))).toBe(false);
   c.close();
 });
 
