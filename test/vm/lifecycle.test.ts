@@ -70,9 +70,12 @@ test("init starts agentd while the modules load; setup waits for them; children 
     const modulesAt = stamp(await sh("dmesg | grep 'init: modules loaded' | head -1"));
     expect(modulesAt).toBeGreaterThan(initAt);
     // agentd's process began (field 22 of /proc/PID/stat: clock ticks since boot, 100 a second)
-    // before the last module was loaded: the two overlapped...
+    // before the last module was loaded: the two overlapped... The start time is on the boot
+    // clock, dmesg's stamps on the scheduler clock; the two differ by some milliseconds (CI saw
+    // agentd "start" at 2.74 s after a "Run /init" stamped 2.75x s), hence the 0.1 s allowance
+    // on the sanity check; the overlap itself (modules loaded ~1 s later) has ample margin.
     const startedAt = Number((await sh("cut -d' ' -f22 /proc/$(pidof agentd)/stat")).trim()) / 100;
-    expect(startedAt).toBeGreaterThanOrEqual(Math.floor(initAt * 100) / 100);
+    expect(startedAt).toBeGreaterThanOrEqual(initAt - 0.1);
     expect(startedAt).toBeLessThan(modulesAt);
     // ...and setup finished after it (it waited for init's end of file).
     expect((Number(r.boot_time_ns) + Number(r.init_time_ns)) / 1e9).toBeGreaterThan(modulesAt);
