@@ -1,15 +1,9 @@
 /** A shorter fuzz run against the real guest, through the virtio port. */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { fuzz } from "../../scripts/fuzz.ts";
-import { bootGuest, type Guest } from "./harness.ts";
+import { guestPerFile } from "./guest-per-file.ts";
 
-let guest: Guest;
-beforeAll(async () => {
-  guest = await bootGuest();
-}, 120_000);
-afterAll(async () => {
-  await guest?.stop();
-}, 60_000);
+const guest = guestPerFile();
 
 test("2,000 fuzzed frames through the port: the guest agent keeps answering", async () => {
   const r = await fuzz(guest.state.socket, 2_000, 7, null, 500);

@@ -5,20 +5,14 @@
  * second. A host that connects after a while gets one fresh core.ready and a working agent.
  * Here the relay is stopped and the test talks to QEMU's socket for the port directly.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentClient } from "../../src/host/client.ts";
-import { bootGuest, text, type Guest } from "./harness.ts";
+import { text } from "./harness.ts";
+import { guestPerFile } from "./guest-per-file.ts";
 
-let guest: Guest;
-
-beforeAll(async () => {
-  guest = await bootGuest();
-}, 120_000);
-afterAll(async () => {
-  await guest?.stop();
-}, 60_000);
+const guest = guestPerFile();
 
 const consoleText = () => readFileSync(guest.state.console_log, "utf8");
 const count = (s: string, what: string) => s.split(what).length - 1;

@@ -2,19 +2,13 @@
  * The guest's life: core.ready times, the heartbeat in the host's runtime dir, reconnects,
  * agentd killed and restarted by init, orphans reaped, and core.shutdown powering the VM off.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bootGuest, text, type Guest } from "./harness.ts";
+import { text } from "./harness.ts";
+import { guestPerFile } from "./guest-per-file.ts";
 
-let guest: Guest;
-
-beforeAll(async () => {
-  guest = await bootGuest();
-}, 120_000);
-afterAll(async () => {
-  await guest?.stop();
-}, 60_000);
+const guest = guestPerFile();
 
 test("the first client gets the connection agentd answered at boot (no second connection)", async () => {
   // startVm returned on the relay's word (relay.ready), without taking that connection itself.
