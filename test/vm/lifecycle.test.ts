@@ -14,11 +14,16 @@ test("the first client gets the connection agentd answered at boot (no second co
   // startVm returned on the relay's word (relay.ready), without taking that connection itself.
   expect(existsSync(join(guest.state.state_dir, "relay.ready"))).toBe(true);
   const connections = () => readFileSync(guest.state.console_log, "utf8").split("host connected").length - 1;
+  // agentd's log goes out on the serial console, which can lag behind the port that carried
+  // core.ready (CI once read the console before the line was there): wait for it, and let the
+  // console settle again after the exec before counting.
+  for (let i = 0; i < 100 && connections() === 0; i++) await Bun.sleep(50);
   const before = connections();
   expect(before).toBeGreaterThanOrEqual(1);
   const c = await guest.connect();
   try {
     expect(text((await c.exec("echo", ["first"]).collect()).stdout)).toBe("first\n");
+    await Bun.sleep(1000);
     expect(connections()).toBe(before);
   } finally {
     c.close();
