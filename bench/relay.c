@@ -1,29 +1,61 @@
 /*
- * The benchmark's pipe-to-port relay: what a program with no runtime at all gets when it does
- * agentd's job for stdout (read a pipe, write the bytes to the port), one thread, 256 KiB reads
- * from a 1 MiB pipe like agentd's pump. Usage: dd ... | relay /dev/vportNpM
+ * The benchmark's relays between a pipe and the port: what a program with no runtime and no
+ * protocol gets when it does agentd's job, one thread.
+ *
+ *   dd ... | relay out /dev/vportNpM        stdout's job: 256 KiB reads from a 1 MiB pipe (like
+ *                                           agentd's pump), each written to the port
+ *   relay in /dev/vportNpM BYTES | cat ...  stdin's job: BYTES read from the port, 64 KiB at a
+ *                                           time, written to stdout (a pipe, or /dev/null for
+ *                                           the raw port's own limit)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char buf[256 * 1024];
 
-int main(int argc, char **argv) {
-  if (argc != 2) return 2;
-  int out = open(argv[1], O_WRONLY);
-  if (out < 0) return perror(argv[1]), 1;
+/* Writes all of buf[0, n) to fd (the port takes at most 32 KiB per write(2)). */
+static int write_all(int fd, const char *p, ssize_t n) {
+  for (ssize_t at = 0; at < n;) {
+    ssize_t w = write(fd, p + at, n - at);
+    if (w <= 0) return perror("write"), -1;
+    at += w;
+  }
+  return 0;
+}
+
+static int relay_out(const char *port) {
+  int out = open(port, O_WRONLY);
+  if (out < 0) return perror(port), 1;
   fcntl(0, F_SETPIPE_SZ, 1 << 20);
   for (;;) {
     ssize_t n = read(0, buf, sizeof buf);
     if (n == 0) return 0;
     if (n < 0) return perror("read"), 1;
-    /* The port takes at most 32 KiB per write(2). */
-    for (ssize_t at = 0; at < n;) {
-      ssize_t w = write(out, buf + at, n - at);
-      if (w <= 0) return perror("write"), 1;
-      at += w;
-    }
+    if (write_all(out, buf, n) < 0) return 1;
   }
+}
+
+static int relay_in(const char *port, long long want) {
+  int in = open(port, O_RDONLY);
+  if (in < 0) return perror(port), 1;
+  fcntl(1, F_SETPIPE_SZ, 1 << 20);
+  /* The port hands over one 4 KiB virtio buffer per read(2), whatever the size asked. */
+  for (long long got = 0; got < want;) {
+    ssize_t n = read(in, buf, want - got < 65536 ? want - got : 65536);
+    if (n <= 0) return perror("read"), 1;
+    if (write_all(1, buf, n) < 0) return 1;
+    got += n;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "out") == 0) return relay_out(argv[2]);
+  if (argc == 4 && strcmp(argv[1], "in") == 0) return relay_in(argv[2], atoll(argv[3]));
+  fprintf(stderr, "usage: relay out PORT | relay in PORT BYTES\n");
+  return 2;
 }
