@@ -50,13 +50,13 @@ test("256 MiB through stdout arrive whole (SHA-256)", async () => {
   let full = 0;
   for await (const o of h.output) {
     expect(o.stream).toBe("stdout");
-    // A read takes up to OUTPUT_CHUNK (two frames' worth); frames stay at the bulk frame size.
+    // A read takes up to OUTPUT_CHUNK (four frames' worth); frames stay at the bulk frame size.
     expect(o.data.length).toBeLessThanOrEqual(BULK_FRAME_MAX);
     if (o.data.length === BULK_FRAME_MAX) full++;
     got.update(o.data);
     bytes += o.data.length;
   }
-  // Most of the stream goes in full frames (the writer is far ahead of the reader's 512 KiB).
+  // Most of the stream goes in full frames (the writer is far ahead of the reader's 1 MiB).
   expect(full * BULK_FRAME_MAX).toBeGreaterThan(TOTAL / 2);
   expect((await h.exited).code).toBe(0);
   expect(bytes).toBe(TOTAL);
