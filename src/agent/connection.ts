@@ -86,14 +86,20 @@ export class Connection implements SessionContext {
   receive(chunk: Uint8Array, borrowed = false): void {
     if (this.#closed) return;
     this.events.activity();
-    this.#decoder.push(chunk, borrowed);
-    for (let event = this.#decoder.next(); event; event = this.#decoder.next()) {
-      try {
-        this.#handle(event);
-      } catch (e) {
-        // A handler bug must cost one request, never the connection.
-        log("error", `frame ${describeEvent(event)}: handler failed: ${describe(e)}`);
-      }
+    if (borrowed) {
+      for (const event of this.#decoder.pushBorrowed(chunk)) this.#handleSafely(event);
+      return;
+    }
+    this.#decoder.push(chunk);
+    for (let event = this.#decoder.next(); event; event = this.#decoder.next()) this.#handleSafely(event);
+  }
+
+  #handleSafely(event: DecodeEvent): void {
+    try {
+      this.#handle(event);
+    } catch (e) {
+      // A handler bug must cost one request, never the connection.
+      log("error", `frame ${describeEvent(event)}: handler failed: ${describe(e)}`);
     }
   }
 

@@ -243,6 +243,35 @@ export class FrameDecoder {
     this.#buffered += chunk.length;
   }
 
+  /** True while pushBorrowed runs: buffered chunks may then be the lent chunk itself. */
+  #lending = false;
+
+  /**
+   * Decodes every frame that `chunk` completes, without keeping the chunk: it is valid only during
+   * this call (the port's shared inbox slot). A frame that starts here and goes on gets its own
+   * buffer from `alloc`, and the chunk's bytes are copied straight into it; a frame wholly inside
+   * the chunk is copied out; only bytes of a length prefix not yet whole are kept, as a copy. With
+   * push(chunk, true) the whole rest of the chunk after a frame's end was copied first to be kept:
+   * a piece of garbage of up to a chunk per frame.
+   */
+  pushBorrowed(chunk: Uint8Array): DecodeEvent[] {
+    const events: DecodeEvent[] = [];
+    this.#lending = true;
+    try {
+      this.push(chunk);
+      for (let ev = this.next(); ev; ev = this.next()) events.push(ev);
+    } finally {
+      this.#lending = false;
+      if (this.#chunks.length > 0) {
+        const rest = new Uint8Array(this.#buffered);
+        this.#moveInto(rest);
+        this.#chunks = [rest];
+        this.#buffered = rest.length;
+      }
+    }
+    return events;
+  }
+
   #decodeWhole(frame: Uint8Array): DecodeEvent {
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
     return decodeBody(view.getUint32(OFFSET_ID), frame[OFFSET_FLAGS]!, frame.subarray(OFFSET_BODY));
@@ -338,7 +367,8 @@ export class FrameDecoder {
   /** Removes exactly n buffered bytes (n ≤ buffered) as one contiguous array. */
   #take(n: number): Uint8Array {
     const head = this.#chunks[0]!;
-    if (head.length >= n) {
+    // A view would outlive a lent chunk: copy instead (see pushBorrowed).
+    if (head.length >= n && !this.#lending) {
       this.#discard(n);
       return head.subarray(0, n);
     }

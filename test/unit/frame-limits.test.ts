@@ -227,6 +227,40 @@ describe("bad bodies are reported with their id and the stream goes on", () => {
 });
 
 describe("borrowed chunks (the port's shared inbox slot, reused after each push)", () => {
+  test("pushBorrowed keeps no chunk-sized copy: only a length prefix not yet whole is kept", () => {
+    const big = encodeFrame(1, {
+      type: "core.exec.stdin",
+      payload: { data: new Uint8Array(300_000).fill(7) },
+    });
+    const small = encodeFrame(2, { type: "core.exec.stdin", payload: { data: Uint8Array.of(1, 2, 3) } });
+    // One chunk: the small frame whole, then the big frame's first 1000 bytes.
+    const chunk = new Uint8Array(small.length + 1000);
+    chunk.set(small);
+    chunk.set(big.subarray(0, 1000), small.length);
+    const allocs: number[] = [];
+    const d = new FrameDecoder((n) => (allocs.push(n), new Uint8Array(n)));
+    const first = d.pushBorrowed(chunk);
+    expect(first.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual([2]);
+    // The big frame's own buffer, with its first 1000 bytes already in it; nothing else held.
+    expect(allocs).toContain(big.length);
+    expect(d.buffered).toBe(1000);
+    chunk.fill(0xee);
+    const rest = d.pushBorrowed(big.subarray(1000, 1002));
+    expect(rest).toEqual([]);
+    // A length prefix cut after 2 bytes: those 2 bytes are all that is kept.
+    const tail = d.pushBorrowed(Uint8Array.of(...big.subarray(1002), ...small.subarray(0, 2)));
+    expect(tail.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual([1]);
+    expect(d.buffered).toBe(2);
+    const last = d.pushBorrowed(small.subarray(2));
+    expect(last.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual([2]);
+    const data =
+      tail[0]!.kind === "frame" && tail[0]!.frame.type === "core.exec.stdin"
+        ? tail[0]!.frame.payload.data
+        : null;
+    expect(data?.length).toBe(300_000);
+    expect(data?.every((b) => b === 7)).toBe(true);
+  });
+
   test("frames of every size come out intact although the lent buffer is overwritten after each push", () => {
     const sizes = [0, 1, 100, 70_000, 1 << 20, 5, 200_000];
     const stream: Uint8Array[] = [];
@@ -239,17 +273,31 @@ describe("borrowed chunks (the port's shared inbox slot, reused after each push)
     for (const f of stream) (all.set(f, at), (at += f.length));
 
     // One slot, as the port link uses it: filled, lent, then scribbled over by the next read.
-    for (const slotSize of [7, 4096, 65_536]) {
+    for (const [slotSize, how] of [
+      [7, "push"],
+      [4096, "push"],
+      [65_536, "push"],
+      [1, "pushBorrowed"],
+      [3, "pushBorrowed"],
+      [7, "pushBorrowed"],
+      [4096, "pushBorrowed"],
+      [65_536, "pushBorrowed"],
+      [262_144, "pushBorrowed"],
+      [2 << 20, "pushBorrowed"],
+    ] as const) {
       const slot = new Uint8Array(slotSize);
       const d = new FrameDecoder();
       const got: DecodeEvent[] = [];
       for (let off = 0; off < all.length; off += slotSize) {
         const n = Math.min(slotSize, all.length - off);
         slot.set(all.subarray(off, off + n));
-        d.push(slot.subarray(0, n), true);
-        for (let ev = d.next(); ev; ev = d.next()) got.push(ev);
+        if (how === "push") {
+          d.push(slot.subarray(0, n), true);
+          for (let ev = d.next(); ev; ev = d.next()) got.push(ev);
+        } else got.push(...d.pushBorrowed(slot.subarray(0, n)));
         slot.fill(0xee);
       }
+      expect(d.buffered).toBe(0);
       expect(got.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual(sizes.map((_, i) => i + 1));
       got.forEach((e, i) => {
         if (e.kind !== "frame" || e.frame.type !== "core.exec.stdin") throw new Error("not stdin");
