@@ -82,7 +82,7 @@ export class Connection implements SessionContext {
     this.queue.flush();
   }
 
-  /** Bytes from the host; `borrowed`: valid only during this call (see FrameDecoder.push). */
+  /** Bytes from the host; `borrowed`: valid only during this call (see FrameDecoder.pushBorrowed). */
   receive(chunk: Uint8Array, borrowed = false): void {
     if (this.#closed) return;
     this.events.activity();
