@@ -58,20 +58,16 @@ const agentdCpu = async () => {
   const out = await sh(
     `for t in /proc/$(pidof agentd)/task/*; do echo "$(cat $t/comm) $(sed 's/.*) //' $t/stat | cut -d' ' -f12,13)"; done`,
   );
-  const ticks = (name: string) =>
-    out
-      .split("\n")
-      .filter((l) => l.startsWith(name + " "))
-      .reduce(
-        (sum, l) =>
-          sum +
-          l
-            .split(" ")
-            .slice(-2)
-            .map(Number)
-            .reduce((a, b) => a + b, 0),
-        0,
-      );
+  // Each line: the thread's name (may hold spaces), then utime and stime in ticks.
+  const ticks = (name: string) => {
+    let sum = 0;
+    for (const line of out.split("\n")) {
+      if (!line.startsWith(name + " ")) continue;
+      const [user, system] = line.split(" ").slice(-2).map(Number);
+      sum += user! + system!;
+    }
+    return sum;
+  };
   return { main: ticks("agentd") / 100, port: ticks("Worker") / 100 };
 };
 /** A row with agentd's CPU over one transfer: where a transfer's time goes in the guest. */
