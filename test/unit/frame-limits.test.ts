@@ -241,8 +241,9 @@ describe("borrowed chunks (the port's shared inbox slot, reused after each push)
     const d = new FrameDecoder((n) => (allocs.push(n), new Uint8Array(n)));
     const first = d.pushBorrowed(chunk);
     expect(first.map((e) => (e.kind === "frame" ? e.frame.id : -1))).toEqual([2]);
-    // The big frame's own buffer, with its first 1000 bytes already in it; nothing else held.
-    expect(allocs).toContain(big.length);
+    // Two buffers and no other copy: the small frame copied out of the chunk into its own, and
+    // the big frame's own, with its first 1000 bytes already in it; nothing else held.
+    expect(allocs).toEqual([small.length, big.length]);
     expect(d.buffered).toBe(1000);
     chunk.fill(0xee);
     const rest = d.pushBorrowed(big.subarray(1000, 1002));
