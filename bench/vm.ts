@@ -249,21 +249,37 @@ await sh("rm -f /tmp/bench.bin");
 
 // Exec round trip of `true` next to its floor: a one-byte echo through the port plus the guest's
 // own fork+exec+wait of `true`.
-const echo = c.exec("sh", ["-c", `exec 3<>/dev/${benchPort}; cat <&3 >&3`]);
-await echo.started;
-raw.removeAllListeners("data");
-await Bun.sleep(200);
-const echoes: number[] = [];
-for (let i = 0; i < 200; i++) {
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    raw.once("data", () => resolve());
+/**
+ * Round trips of one byte through the bench port, answered in the guest by `server` (started
+ * through agentd, killed after): bytes are sent until the first answer, since a byte reaching
+ * the port before the server opened it is dropped. Sorted, in ms.
+ */
+async function portRoundTrips(server: string, n: number): Promise<number[]> {
+  const proc = c.exec("sh", ["-c", server]);
+  await proc.started;
+  raw.removeAllListeners("data");
+  let answered = false;
+  raw.once("data", () => (answered = true));
+  for (let i = 0; !answered && i < 100; i++) {
     raw.write("x");
-  });
-  echoes.push(performance.now() - t0);
+    await Bun.sleep(200);
+  }
+  await Bun.sleep(500);
+  raw.removeAllListeners("data");
+  const times: number[] = [];
+  for (let i = 0; answered && i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      raw.once("data", () => resolve());
+      raw.write("x");
+    });
+    times.push(performance.now() - t0);
+  }
+  proc.signal(9);
+  await proc.collect();
+  return times.sort((a, b) => a - b);
 }
-echoes.sort((a, b) => a - b);
-echo.signal(9);
+const echoes = await portRoundTrips(`exec 3<>/dev/${benchPort}; cat <&3 >&3`, 200);
 const spawnMs = (await guestMs("i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done")) / 200;
 // The same through the exec helper (two execs: the helper, then `true`), as every session runs.
 const helperMs =
@@ -289,6 +305,26 @@ rows.push({
   value: helperMs,
   unit: "ms",
 });
+// The smallest exec server Bun allows (bench/exec-floor.js, run by agentd's binary): a byte in,
+// Bun.spawn of the command, its exit awaited, a byte out. What the runtime costs per exec alone.
+await c.writeFile("/tmp/exec-floor.js", await Bun.file(join(import.meta.dir, "exec-floor.js")).bytes());
+const bunServer = (cmd: string) =>
+  portRoundTrips(`BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/exec-floor.js /dev/${benchPort} ${cmd}`, 200);
+const bunTrue = await bunServer("/bin/true");
+rows.push({
+  metric: "  Bun's smallest exec server: port byte, Bun.spawn(true), exit, byte back",
+  value: percentile(bunTrue, 50),
+  unit: "ms",
+  note: `p99 ${percentile(bunTrue, 99).toFixed(2)} ms; ${(percentile(bunTrue, 50) - floor).toFixed(2)} ms above the floor`,
+});
+const bunHelper = await bunServer("/.agentd/bin/agentd-exec -- /bin/true");
+rows.push({
+  metric: "  the same spawning `agentd-exec -- true`",
+  value: percentile(bunHelper, 50),
+  unit: "ms",
+  note: `p99 ${percentile(bunHelper, 99).toFixed(2)} ms`,
+});
+await sh("rm -f /tmp/exec-floor.js");
 rows.push({
   metric: "exec round trip p99",
   value: percentile(rtt, 99),

@@ -43,3 +43,36 @@ test("cancel() ends a wait for data and a wait for room at once", async () => {
     closeFd(w);
   }
 });
+
+test("recheck() while a writer still holds the pipe: the pump reads empty, waits again, moves what comes later", async () => {
+  const [r, w] = outputPipe(1 << 20);
+  const got: number[] = [];
+  const pump = new Pump(r, fakeQueue({ now: false }), (data, done) => (got.push(...data), done?.()), "test");
+  let ended = false;
+  void pump.done.then(() => (ended = true));
+  await Bun.sleep(50); // waiting for the pipe
+  for (let i = 0; i < 5; i++) pump.recheck();
+  await Bun.sleep(50);
+  expect(ended).toBe(false);
+  writeFd(w, Uint8Array.of(7, 8, 9), "test");
+  await Bun.sleep(50);
+  expect(got).toEqual([7, 8, 9]);
+  closeFd(w);
+  await pump.done;
+  expect(existsSync(`/proc/self/fd/${r}`)).toBe(false);
+});
+
+test("recheck() does not end a wait for room: nothing is read while the queue is full", async () => {
+  const full = { now: true };
+  const [r, w] = outputPipe(1 << 20);
+  const got: number[] = [];
+  const pump = new Pump(r, fakeQueue(full), (data, done) => (got.push(...data), done?.()), "test");
+  writeFd(w, Uint8Array.of(1, 2, 3), "test");
+  closeFd(w);
+  await Bun.sleep(50); // waiting for room, with data and the end in the pipe
+  pump.recheck();
+  await Bun.sleep(50);
+  expect(got).toEqual([]);
+  pump.cancel();
+  await pump.done;
+});

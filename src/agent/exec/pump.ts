@@ -51,6 +51,8 @@ export class Pump {
   #cancelled = false;
   /** Ends the wait in progress (see #until). */
   #wake: (() => void) | null = null;
+  /** Waiting for the poller's word that the pipe is readable (not for room or a buffer). */
+  #waitingForPipe = false;
 
   /** Takes ownership of `fd`, the read end: it is closed when the pump ends. */
   constructor(
@@ -96,7 +98,9 @@ export class Pump {
         }
         pool.give(buf);
         if (n === 0) return;
+        this.#waitingForPipe = true;
         await this.#until(poller.readable(slot));
+        this.#waitingForPipe = false;
         if (this.#cancelled) return;
       }
     } finally {
@@ -129,6 +133,17 @@ export class Pump {
       };
       p.then(done, done);
     });
+  }
+
+  /**
+   * The process has exited: read again now instead of waiting for the poller, whose word comes a
+   * thread hop later (its Worker wakes, then posts to this thread). A pipe nothing else holds is
+   * at its end by now; one a background child still holds reads empty, and the pump waits again.
+   */
+  recheck(): void {
+    if (!this.#waitingForPipe) return;
+    this.#wake?.();
+    this.#wake = null;
   }
 
   /** Stops reading; the pipe is closed and a writer still holding it gets EPIPE. */

@@ -138,6 +138,7 @@ export class ExecSession {
   /** Waits for the output that is still coming after the exit, within DRAIN_IDLE_MS/DRAIN_MAX_MS. */
   async #drain(exitedAt: number): Promise<void> {
     const terminal = this.#proc?.terminal;
+    for (const p of this.#pumps) p.recheck();
     const allDone = terminal ? null : Promise.all(this.#pumps.map((p) => p.done));
     let settled = false;
     allDone?.then(() => (settled = true));
