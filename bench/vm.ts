@@ -315,7 +315,7 @@ rows.push({
   metric: "  Bun's smallest exec server: port byte, Bun.spawn(true), exit, byte back",
   value: percentile(bunTrue, 50),
   unit: "ms",
-  note: `p99 ${percentile(bunTrue, 99).toFixed(2)} ms; ${(percentile(bunTrue, 50) - floor).toFixed(2)} ms above the floor`,
+  note: `p99 ${percentile(bunTrue, 99).toFixed(2)} ms; ${Math.abs(percentile(bunTrue, 50) - floor).toFixed(2)} ms ${percentile(bunTrue, 50) >= floor ? "above" : "below"} the floor`,
 });
 const bunHelper = await bunServer("/.agentd/bin/agentd-exec -- /bin/true");
 rows.push({
