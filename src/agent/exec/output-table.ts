@@ -9,7 +9,7 @@ import { POLLIN, POLLOUT } from "../../sys/fd-io.ts";
 
 /**
  * Pipes watched at once: up to three per exec session (stdout, stderr, and stdin once the child
- * is slow to read it) plus a status pipe while spawning.
+ * is slow to read it).
  */
 export const MAX_WATCHED = 1024;
 
