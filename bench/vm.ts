@@ -176,75 +176,85 @@ const bunRelayRate = await intoBenchPort(
 await sh("rm -f /tmp/relay.js");
 rows.push({ metric: "relay in Bun: the same loop via bun:ffi", value: bunRelayRate, unit: "MB/s" });
 
+/**
+ * One agentd transfer: `run` moves the bytes and returns how many arrived. Pushes its rate row
+ * against `limit`, then agentd's CPU over it and its RSS peak.
+ */
+async function transfer(
+  phase: string,
+  metric: string,
+  limit: number,
+  note: (rate: number) => string,
+  run: () => Promise<number>,
+): Promise<void> {
+  const before = await agentdCpu();
+  const t0 = performance.now();
+  const bytes = await run();
+  const ms = performance.now() - t0;
+  const rate = mbps(bytes, ms);
+  rows.push({ metric, value: rate, unit: "MB/s", limit, note: note(rate) });
+  await cpuRow(phase, before, ms);
+  await notePeak(phase);
+}
+const ofRelay = (rate: number, relay: number) => `${((rate / relay) * 100).toFixed(0)}% of the C relay's`;
+
 // agentd: stdout streaming, from the same producer as the raw port test.
 await resetPeak();
-let cpu0 = await agentdCpu();
-let t = performance.now();
-let got = 0;
-for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]).output)
-  if (o.stream === "stdout") got += o.data.length;
-let ms = performance.now() - t;
-const stdoutRate = mbps(got, ms);
-rows.push({
-  metric: "stdout streaming",
-  value: stdoutRate,
-  unit: "MB/s",
-  limit: rawOut * 0.5,
-  note: `target ≥ 50% of raw guest→host; ${((stdoutRate / pipeLimit) * 100).toFixed(0)}% of the guest's own pipe`,
-});
-await cpuRow("stdout", cpu0, ms);
-await notePeak("stdout");
+await transfer(
+  "stdout",
+  "stdout streaming",
+  rawOut * 0.5,
+  (rate) =>
+    `target ≥ 50% of raw guest→host; ${((rate / pipeLimit) * 100).toFixed(0)}% of the guest's own pipe`,
+  async () => {
+    let got = 0;
+    for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]).output)
+      if (o.stream === "stdout") got += o.data.length;
+    return got;
+  },
+);
 
 // agentd: stdin streaming.
 const sink = c.exec("sh", ["-c", "cat > /dev/null"]);
 await sink.started;
-cpu0 = await agentdCpu();
-t = performance.now();
-for (let i = 0; i < SIZE / MiB; i++) await sink.write(block);
-await sink.closeStdin();
-await sink.exited;
-ms = performance.now() - t;
-rows.push({
-  metric: "stdin streaming",
-  value: mbps(SIZE, ms),
-  unit: "MB/s",
-  limit: rawIn * 0.9,
-  note: `target ≥ 90% of raw host→guest; ${((mbps(SIZE, ms) / relayInRate) * 100).toFixed(0)}% of the C relay's`,
-});
-await cpuRow("stdin", cpu0, ms);
-await notePeak("stdin");
+await transfer(
+  "stdin",
+  "stdin streaming",
+  rawIn * 0.9,
+  (rate) => `target ≥ 90% of raw host→guest; ${ofRelay(rate, relayInRate)}`,
+  async () => {
+    for (let i = 0; i < SIZE / MiB; i++) await sink.write(block);
+    await sink.closeStdin();
+    await sink.exited;
+    return SIZE;
+  },
+);
 
 // agentd: fs write and read.
 async function* source() {
   for (let i = 0; i < SIZE / MiB; i++) yield block;
 }
-cpu0 = await agentdCpu();
-t = performance.now();
-await c.writeFile("/tmp/bench.bin", source());
-ms = performance.now() - t;
-rows.push({
-  metric: "fs write",
-  value: mbps(SIZE, ms),
-  unit: "MB/s",
-  limit: rawIn * 0.9,
-  note: `target ≥ 90% of raw host→guest; ${((mbps(SIZE, ms) / relayFileRate) * 100).toFixed(0)}% of the C relay's`,
-});
-await cpuRow("fs write", cpu0, ms);
-await notePeak("fs write");
-cpu0 = await agentdCpu();
-t = performance.now();
-got = 0;
-for await (const chunk of c.read("/tmp/bench.bin")) got += chunk.length;
-ms = performance.now() - t;
-rows.push({
-  metric: "fs read",
-  value: mbps(got, ms),
-  unit: "MB/s",
-  limit: rawOut * 0.5,
-  note: "target ≥ 50% of raw guest→host",
-});
-await cpuRow("fs read", cpu0, ms);
-await notePeak("fs read");
+await transfer(
+  "fs write",
+  "fs write",
+  rawIn * 0.9,
+  (rate) => `target ≥ 90% of raw host→guest; ${ofRelay(rate, relayFileRate)}`,
+  async () => {
+    await c.writeFile("/tmp/bench.bin", source());
+    return SIZE;
+  },
+);
+await transfer(
+  "fs read",
+  "fs read",
+  rawOut * 0.5,
+  () => "target ≥ 50% of raw guest→host",
+  async () => {
+    let got = 0;
+    for await (const chunk of c.read("/tmp/bench.bin")) got += chunk.length;
+    return got;
+  },
+);
 await sh("rm -f /tmp/bench.bin");
 
 // Exec round trip of `true` next to its floor: a one-byte echo through the port plus the guest's
@@ -335,7 +345,7 @@ rows.push({
 });
 
 // 200 concurrent sessions.
-t = performance.now();
+const t = performance.now();
 const all = await Promise.all(
   Array.from({ length: 200 }, (_, i) => c.exec("sh", ["-c", `exit ${i % 200}`]).collect()),
 );
