@@ -51,8 +51,9 @@ const guestMs = async (cmd: string) => {
 const resetPeak = () => sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
 const peaks: Record<string, number> = {};
 /**
- * CPU seconds of agentd's main thread and of its port thread (the Worker that reads the port and
- * polls the pipes), from /proc/PID/task/TID/stat (utime + stime, 100 ticks per second).
+ * CPU seconds of agentd's main thread (user and system apart) and of its port thread (the Worker
+ * that reads the port and polls the pipes), from /proc/PID/task/TID/stat (utime, stime; 100
+ * ticks per second).
  */
 const agentdCpu = async () => {
   const out = await sh(
@@ -60,24 +61,29 @@ const agentdCpu = async () => {
   );
   // Each line: the thread's name (may hold spaces), then utime and stime in ticks.
   const ticks = (name: string) => {
-    let sum = 0;
+    const sum = { user: 0, system: 0 };
     for (const line of out.split("\n")) {
       if (!line.startsWith(name + " ")) continue;
       const [user, system] = line.split(" ").slice(-2).map(Number);
-      sum += user! + system!;
+      sum.user += user! / 100;
+      sum.system += system! / 100;
     }
     return sum;
   };
-  return { main: ticks("agentd") / 100, port: ticks("Worker") / 100 };
+  return { main: ticks("agentd"), port: ticks("Worker") };
 };
+type Cpu = Awaited<ReturnType<typeof agentdCpu>>;
 /** A row with agentd's CPU over one transfer: where a transfer's time goes in the guest. */
-const cpuRow = async (phase: string, before: { main: number; port: number }, ms: number) => {
+const cpuRow = async (phase: string, before: Cpu, ms: number) => {
   const after = await agentdCpu();
+  const user = after.main.user - before.main.user;
+  const system = after.main.system - before.main.system;
+  const port = after.port.user + after.port.system - before.port.user - before.port.system;
   rows.push({
     metric: `  agentd CPU during ${phase}: main thread`,
-    value: after.main - before.main,
+    value: user + system,
     unit: "s",
-    note: `port thread ${(after.port - before.port).toFixed(2)} s; transfer ${(ms / 1000).toFixed(2)} s`,
+    note: `user ${user.toFixed(2)} + system ${system.toFixed(2)} s; port thread ${port.toFixed(2)} s; transfer ${(ms / 1000).toFixed(2)} s`,
   });
 };
 const notePeak = async (phase: string) => {
@@ -98,19 +104,27 @@ function openBench(): Promise<Socket> {
 
 let raw = await openBench();
 await Bun.sleep(300);
-/** MB/s of SIZE bytes that the guest command `cmd` sends into the bench port, drained here. */
+/**
+ * MB/s of SIZE bytes that the guest command `cmd` sends into the bench port, drained here; timed
+ * from the first byte to arrive, so a program's start-up (a Bun relay's cold start is most of a
+ * second under TCG) is not counted as transfer time.
+ */
 async function intoBenchPort(cmd: string): Promise<number> {
   let bytes = 0;
-  const t0 = performance.now();
+  let first = 0;
+  let t0 = 0;
   const drained = new Promise<void>((resolve) =>
-    raw.on("data", (d: Buffer) => ((bytes += d.length) >= SIZE ? resolve() : undefined)),
+    raw.on("data", (d: Buffer) => {
+      if (t0 === 0) [t0, first] = [performance.now(), d.length];
+      if ((bytes += d.length) >= SIZE) resolve();
+    }),
   );
   // A command that ends without sending it all (a failed relay) gives NaN instead of a hang.
   const ended = sh(cmd).then(() => Bun.sleep(2000));
   const all = await Promise.race([drained.then(() => true), ended.then(() => false)]);
   const ms = performance.now() - t0;
   raw.removeAllListeners("data");
-  return all ? mbps(SIZE, ms) : NaN;
+  return all ? mbps(SIZE - first, ms) : NaN;
 }
 
 // The relays in C (bench/relay.c): a program with no runtime and no protocol doing agentd's
@@ -154,18 +168,27 @@ const pipeLimit = mbps(
 );
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
-// stdout's job in C: read the producer's pipe, write the port.
+// stdout's job in C: read the producer's pipe, write the port. The relay reports its own CPU.
 const relayRate = await intoBenchPort(
-  `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay out /dev/${benchPort}`,
+  `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay out /dev/${benchPort} 2>/tmp/relay.cpu`,
 );
 rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
+const [relayUser, relaySys] = (/cpu ([\d.]+) ([\d.]+)/.exec(await sh("cat /tmp/relay.cpu")) ?? [])
+  .slice(1)
+  .map(Number);
+rows.push({
+  metric: "  its CPU: user + system",
+  value: relayUser! + relaySys!,
+  unit: "s",
+  note: `user ${relayUser?.toFixed(2)} s, system ${relaySys?.toFixed(2)} s (the same read(2) and write(2) as agentd's)`,
+});
 // stdin's job in C: read the port, write the consumer's pipe.
 const relayInRate = await fromBenchPort(`/tmp/relay in /dev/${benchPort} ${SIZE} | cat > /dev/null`);
 rows.push({ metric: "relay in C: read port + write pipe | cat", value: relayInRate, unit: "MB/s" });
 // fs write's job in C: read the port, write a file in the guest's /tmp.
 const relayFileRate = await fromBenchPort(`/tmp/relay in /dev/${benchPort} ${SIZE} > /tmp/relay.bin`);
 rows.push({ metric: "relay in C: read port + write /tmp file", value: relayFileRate, unit: "MB/s" });
-await sh("rm -f /tmp/relay /tmp/relay.bin");
+await sh("rm -f /tmp/relay /tmp/relay.bin /tmp/relay.cpu");
 
 // The same relay in Bun (bench/relay.js, run by agentd's binary as `bun`): the runtime's own
 // cost for agentd's stdout job, with no event loop, framing or protocol.
@@ -337,6 +360,23 @@ rows.push({
   note: `p99 ${percentile(bunHelper, 99).toFixed(2)} ms`,
 });
 await sh("rm -f /tmp/exec-floor.js");
+// agentd's own floor for one request and its answer with no process behind it: fs stat of `/`
+// (decode, dispatch, an lstat on Bun's thread pool, encode, write). An exec pays at least this,
+// plus a spawn and its exit, plus a second answer (`started` before `exited`).
+for (let i = 0; i < 20; i++) await c.stat("/");
+const stats: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const t0 = performance.now();
+  await c.stat("/");
+  stats.push(performance.now() - t0);
+}
+stats.sort((a, b) => a - b);
+rows.push({
+  metric: "  agentd's request floor: fs stat of / round trip, no process",
+  value: percentile(stats, 50),
+  unit: "ms",
+  note: `p99 ${percentile(stats, 99).toFixed(2)} ms; ${(percentile(stats, 50) - percentile(echoes, 50)).toFixed(2)} ms over the port's echo`,
+});
 rows.push({
   metric: "exec round trip p99",
   value: percentile(rtt, 99),
