@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/host/client.ts";
-import { percentile, printTable, rssKiB, sampleRss, type Row } from "./stats.ts";
+import { percentile, printTable, rssKiB, sampleRss, timeEach, type Row } from "./stats.ts";
 
 const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
@@ -25,20 +25,8 @@ const idle = rssKiB(proc.pid);
 const rss = sampleRss(proc.pid);
 
 // Floor: spawning `true` directly here, the cost no agent can avoid.
-const floor: number[] = [];
-for (let i = 0; i < 200; i++) {
-  const t = performance.now();
-  await Bun.spawn(["true"]).exited;
-  floor.push(performance.now() - t);
-}
-floor.sort((a, b) => a - b);
-const rtt: number[] = [];
-for (let i = 0; i < 300; i++) {
-  const t = performance.now();
-  await client.exec("true").collect();
-  rtt.push(performance.now() - t);
-}
-rtt.sort((a, b) => a - b);
+const floor = await timeEach(200, () => Bun.spawn(["true"]).exited);
+const rtt = await timeEach(300, () => client.exec("true").collect());
 rows.push({
   metric: "exec round trip p50",
   value: percentile(rtt, 50),

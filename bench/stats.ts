@@ -1,9 +1,20 @@
-/** Small helpers shared by the benchmarks: percentiles, RSS sampling, table printing. */
+/** Small helpers shared by the benchmarks: percentiles, timing, RSS sampling, table printing. */
 import { readFileSync } from "node:fs";
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `once` n times one after another; the time of each, in ms, sorted. */
+export async function timeEach(n: number, once: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once();
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b);
 }
 
 export function rssKiB(pid: number): number {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/host/client.ts";
-import { percentile, printTable, type Row } from "./stats.ts";
+import { percentile, printTable, timeEach, type Row } from "./stats.ts";
 import { echoLatencyDuringRead } from "../test/support.ts";
 import { bootGuest, defaultImage, text } from "../test/vm/harness.ts";
 
@@ -333,13 +333,7 @@ const spawnMs = (await guestMs("i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+
 const helperMs =
   (await guestMs("i=0; while [ $i -lt 200 ]; do /.agentd/bin/agentd-exec -- /bin/true; i=$((i+1)); done")) /
   200;
-const rtt: number[] = [];
-for (let i = 0; i < 200; i++) {
-  const t0 = performance.now();
-  await c.exec("true").collect();
-  rtt.push(performance.now() - t0);
-}
-rtt.sort((a, b) => a - b);
+const rtt = await timeEach(200, () => c.exec("true").collect());
 const floor = percentile(echoes, 50) + spawnMs;
 rows.push({
   metric: "exec round trip p50",
@@ -377,13 +371,7 @@ await sh("rm -f /tmp/exec-floor.js");
 // (decode, dispatch, an lstat on Bun's thread pool, encode, write). An exec pays at least this,
 // plus a spawn and its exit, plus a second answer (`started` before `exited`).
 for (let i = 0; i < 20; i++) await c.stat("/");
-const stats: number[] = [];
-for (let i = 0; i < 200; i++) {
-  const t0 = performance.now();
-  await c.stat("/");
-  stats.push(performance.now() - t0);
-}
-stats.sort((a, b) => a - b);
+const stats = await timeEach(200, () => c.stat("/"));
 rows.push({
   metric: "  agentd's request floor: fs stat of / round trip, no process",
   value: percentile(stats, 50),
