@@ -4,14 +4,20 @@
  *
  *   dd ... | relay out /dev/vportNpM        stdout's job: 256 KiB reads from a 1 MiB pipe (like
  *                                           agentd's pump), each written to the port
+ *   dd ... | relay out-polled /dev/vportNpM the same, with a second thread blocked in poll(2)
+ *                                           on the port for input, as an agent that must hear
+ *                                           the host while it writes (what arrives is dropped)
  *   relay in /dev/vportNpM BYTES | cat ...  stdin's job: BYTES read from the port, 64 KiB at a
  *                                           time, written to stdout (a pipe, or /dev/null for
  *                                           the raw port's own limit)
  *
- * `out` ends by printing its own CPU time on stderr ("cpu USER SYS", seconds).
+ * `out` and `out-polled` end by printing the process's CPU time on stderr ("cpu USER SYS",
+ * seconds; both threads).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +36,26 @@ static int write_all(int fd, const char *p, ssize_t n) {
   return 0;
 }
 
-static int relay_out(const char *port) {
-  int out = open(port, O_WRONLY);
+/* Waits for input on the port for ever, like agentd's reader. virtio_console has one wait queue
+   per port for both directions, so each interrupt for output the host consumed wakes it too. */
+static void *poll_input(void *arg) {
+  int fd = *(int *)arg;
+  static char drop[4096];
+  for (;;) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, -1) < 0) continue;
+    if (p.revents & POLLIN && read(fd, drop, sizeof drop) <= 0) usleep(50000);
+    else if (p.revents & POLLHUP) usleep(50000);
+  }
+  return NULL;
+}
+
+static int relay_out(const char *port, int polled) {
+  static int out;
+  out = open(port, polled ? O_RDWR : O_WRONLY);
   if (out < 0) return perror(port), 1;
+  pthread_t poller;
+  if (polled && pthread_create(&poller, NULL, poll_input, &out) != 0) return perror("pthread"), 1;
   fcntl(0, F_SETPIPE_SZ, 1 << 20);
   for (;;) {
     ssize_t n = read(0, buf, sizeof buf);
@@ -66,8 +89,9 @@ static int with_cpu(int rc) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && strcmp(argv[1], "out") == 0) return with_cpu(relay_out(argv[2]));
+  if (argc == 3 && strcmp(argv[1], "out") == 0) return with_cpu(relay_out(argv[2], 0));
+  if (argc == 3 && strcmp(argv[1], "out-polled") == 0) return with_cpu(relay_out(argv[2], 1));
   if (argc == 4 && strcmp(argv[1], "in") == 0) return relay_in(argv[2], atoll(argv[3]));
-  fprintf(stderr, "usage: relay out PORT | relay in PORT BYTES\n");
+  fprintf(stderr, "usage: relay out|out-polled PORT | relay in PORT BYTES\n");
   return 2;
 }

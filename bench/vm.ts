@@ -130,7 +130,15 @@ async function intoBenchPort(cmd: string): Promise<number> {
 // The relays in C (bench/relay.c): a program with no runtime and no protocol doing agentd's
 // jobs, one thread; its `in` mode, writing to /dev/null, is also the host → guest port's limit.
 const relayBin = join(dir, "relay");
-const cc = Bun.spawnSync(["gcc", "-static", "-O2", "-o", relayBin, join(import.meta.dir, "relay.c")]);
+const cc = Bun.spawnSync([
+  "gcc",
+  "-static",
+  "-O2",
+  "-pthread",
+  "-o",
+  relayBin,
+  join(import.meta.dir, "relay.c"),
+]);
 if (cc.exitCode !== 0) throw new Error(`gcc bench/relay.c: ${cc.stderr.toString()}`);
 await c.writeFile("/tmp/relay", await Bun.file(relayBin).bytes(), 0o755);
 
@@ -181,6 +189,20 @@ rows.push({
   value: relayUser! + relaySys!,
   unit: "s",
   note: `user ${relayUser?.toFixed(2)} s, system ${relaySys?.toFixed(2)} s (the same read(2) and write(2) as agentd's)`,
+});
+// The same with a second thread waiting in poll(2) for input on the port, as an agent must
+// while it writes: what that costs a writer on this port, with no runtime in the way.
+const polledRate = await intoBenchPort(
+  `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay out-polled /dev/${benchPort} 2>/tmp/relay.cpu`,
+);
+const [polledUser, polledSys] = (/cpu ([\d.]+) ([\d.]+)/.exec(await sh("cat /tmp/relay.cpu")) ?? [])
+  .slice(1)
+  .map(Number);
+rows.push({
+  metric: "  the same with a thread polling the port for input",
+  value: polledRate,
+  unit: "MB/s",
+  note: `${((polledRate / relayRate) * 100).toFixed(0)}% of the relay without; CPU user ${polledUser?.toFixed(2)} + system ${polledSys?.toFixed(2)} s`,
 });
 // stdin's job in C: read the port, write the consumer's pipe.
 const relayInRate = await fromBenchPort(`/tmp/relay in /dev/${benchPort} ${SIZE} | cat > /dev/null`);
