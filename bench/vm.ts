@@ -47,6 +47,8 @@ const guestMs = async (cmd: string) => {
     .map(Number);
   return (b! - a!) * 1000;
 };
+/** init's JavaScriptCore settings for agentd, for the runs of agentd's binary as plain Bun. */
+const heapEnv = "BUN_JSC_forceRAMSize=16777216 BUN_JSC_useDFGJIT=0";
 /** Resets agentd's peak RSS (VmHWM) so the next reading covers one phase only. */
 const resetPeak = () => sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
 const peaks: Record<string, number> = {};
@@ -176,14 +178,19 @@ const pipeLimit = mbps(
 );
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
-// stdout's job in C: read the producer's pipe, write the port. The relay reports its own CPU.
-const relayRate = await intoBenchPort(
-  `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay out /dev/${benchPort} 2>/tmp/relay.cpu`,
-);
+/** stdout's job in C (`out` or `out-polled`): its rate and the CPU it reports (user, system s). */
+async function relayOut(mode: "out" | "out-polled") {
+  const rate = await intoBenchPort(
+    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay ${mode} /dev/${benchPort} 2>/tmp/relay.cpu`,
+  );
+  const [user, system] = (/cpu ([\d.]+) ([\d.]+)/.exec(await sh("cat /tmp/relay.cpu")) ?? [])
+    .slice(1)
+    .map(Number);
+  return { rate, user, system };
+}
+// stdout's job in C: read the producer's pipe, write the port.
+const { rate: relayRate, user: relayUser, system: relaySys } = await relayOut("out");
 rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
-const [relayUser, relaySys] = (/cpu ([\d.]+) ([\d.]+)/.exec(await sh("cat /tmp/relay.cpu")) ?? [])
-  .slice(1)
-  .map(Number);
 rows.push({
   metric: "  its CPU: user + system",
   value: relayUser! + relaySys!,
@@ -192,12 +199,7 @@ rows.push({
 });
 // The same with a second thread waiting in poll(2) for input on the port, as an agent must
 // while it writes: what that costs a writer on this port, with no runtime in the way.
-const polledRate = await intoBenchPort(
-  `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay out-polled /dev/${benchPort} 2>/tmp/relay.cpu`,
-);
-const [polledUser, polledSys] = (/cpu ([\d.]+) ([\d.]+)/.exec(await sh("cat /tmp/relay.cpu")) ?? [])
-  .slice(1)
-  .map(Number);
+const { rate: polledRate, user: polledUser, system: polledSys } = await relayOut("out-polled");
 rows.push({
   metric: "  the same with a thread polling the port for input",
   value: polledRate,
@@ -435,8 +437,11 @@ rows.push({
 await notePeak("tty echo + fs read");
 
 // RSS now (idle) and the peak of each phase above (VmHWM, reset between phases).
+/** A "Key:  N kB" field of /proc text, in MiB; `missing` when the field is not there. */
+const mibOf = (text: string, key: string, missing: number) =>
+  Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? missing) / 1024;
 const status = await sh("grep -E 'VmRSS|RssAnon' /proc/$(pidof agentd)/status");
-const kib = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+const kib = (k: string) => mibOf(status, k, 0);
 rows.push({
   metric: "agentd RSS now (idle)",
   value: kib("VmRSS"),
@@ -448,26 +453,23 @@ for (const [phase, mib] of Object.entries(peaks))
   rows.push({ metric: `agentd RSS peak during ${phase}`, value: mib, unit: "MiB", limit: 64 });
 // What the runtime alone holds, run by agentd's binary with init's settings and `--smol`: an idle
 // script, then one that also has what agentd's process model needs (a Worker and bun:ffi).
-const encode = (t: string) => new TextEncoder().encode(t);
-await c.writeFile("/tmp/rss-idle.js", encode("setTimeout(() => {}, 1e9);\n"));
+await c.writeFile("/tmp/rss-idle.js", "setTimeout(() => {}, 1e9);\n");
 await c.writeFile(
   "/tmp/rss-model.js",
-  encode(
-    'new Worker("/tmp/rss-idle.js");\n' +
-      'const { dlopen, FFIType } = require("bun:ffi");\n' +
-      'dlopen("libc.so.6", { getpid: { args: [], returns: FFIType.i32 } }).symbols.getpid();\n' +
-      "setTimeout(() => {}, 1e9);\n",
-  ),
+  'new Worker("/tmp/rss-idle.js");\n' +
+    'const { dlopen, FFIType } = require("bun:ffi");\n' +
+    'dlopen("libc.so.6", { getpid: { args: [], returns: FFIType.i32 } }).symbols.getpid();\n' +
+    "setTimeout(() => {}, 1e9);\n",
 );
 for (const [script, what] of [
   ["/tmp/rss-idle.js", "an idle Bun script"],
   ["/tmp/rss-model.js", "the same with a Worker and bun:ffi"],
 ] as const) {
   const out = await sh(
-    `BUN_JSC_forceRAMSize=16777216 BUN_JSC_useDFGJIT=0 BUN_BE_BUN=1 /.agentd/bin/agentd --smol ${script} & ` +
+    `${heapEnv} BUN_BE_BUN=1 /.agentd/bin/agentd --smol ${script} & ` +
       `p=$!; sleep 4; grep -E '^(Rss|Anonymous):' /proc/$p/smaps_rollup; kill $p`,
   );
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(out)?.[1] ?? NaN) / 1024;
+  const kb = (k: string) => mibOf(out, k, NaN);
   rows.push({
     metric: `  the runtime's own RSS: ${what}`,
     value: kb("Rss"),
@@ -500,7 +502,6 @@ rows.push({
 // (without them it would re-execute itself and start twice); and a hello-world Bun binary, whose
 // first start shows what a cold Bun costs here: under TCG, QEMU translates each page of code the
 // first time it runs, and a warm start reuses those translations.
-const heapEnv = "BUN_JSC_forceRAMSize=16777216 BUN_JSC_useDFGJIT=0";
 rows.push({
   metric: "  starting agentd (Bun + its modules) again, warm",
   value: await guestMs(`${heapEnv} /.agentd/bin/agentd --help >/dev/null 2>&1`),
