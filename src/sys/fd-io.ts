@@ -2,6 +2,7 @@
  * Raw descriptor I/O for the virtio port: open, non-blocking read and write straight from and
  * into typed arrays (no copies, no exceptions on EAGAIN), poll, and a wake-up pipe.
  */
+import type { Pointer } from "bun:ffi";
 import { check, errnoNow, libc, ptr, SysError } from "./libc.ts";
 
 export const O_RDWR = 0o2;
@@ -29,6 +30,18 @@ export function readFd(fd: number, buf: Uint8Array, subject: string): number {
   throw new SysError("read", subject, e);
 }
 
+/**
+ * read(2) into raw memory at `address` (from `ptr` of a buffer that does not move, such as a
+ * SharedArrayBuffer): as readFd, for a loop that must not make a view per call.
+ */
+export function readFdAt(fd: number, address: number, length: number, subject: string): number {
+  const n = Number(libc().read(fd, address as Pointer, length));
+  if (n >= 0) return n;
+  const e = errnoNow();
+  if (e === EAGAIN || e === EINTR) return -EAGAIN;
+  throw new SysError("read", subject, e);
+}
+
 /** write(2): bytes written, or -EAGAIN when the descriptor cannot take more now. */
 export function writeFd(fd: number, buf: Uint8Array, subject: string): number {
   if (buf.length === 0) return 0;
@@ -39,21 +52,55 @@ export function writeFd(fd: number, buf: Uint8Array, subject: string): number {
   throw new SysError("write", subject, e);
 }
 
-/** poll(2) over a few descriptors; returns their revents in the same order. */
-export function pollFds(fds: readonly { fd: number; events: number }[], timeoutMs: number): number[] {
-  const raw = new Int32Array(fds.length * 2);
-  const shorts = new Int16Array(raw.buffer);
-  fds.forEach((f, i) => {
-    raw[i * 2] = f.fd;
-    shorts[i * 4 + 2] = f.events;
-  });
-  const r = libc().poll(ptr(raw), fds.length, timeoutMs);
-  if (r < 0) {
-    const e = errnoNow();
-    if (e === EINTR) return fds.map(() => 0);
-    throw new SysError("poll", fds.map((f) => f.fd).join(","), e);
+/**
+ * A pollfd array kept for a loop that polls again and again (the port thread): filled in place
+ * and polled with no allocation per round, where a new array per poll(2) was an ArrayBuffer of
+ * garbage per wake-up in a thread whose collector runs only when it allocates.
+ */
+export class PollSet {
+  readonly #raw: Int32Array;
+  readonly #shorts: Int16Array;
+  readonly #address: number;
+  #count = 0;
+
+  constructor(readonly capacity: number) {
+    this.#raw = new Int32Array(capacity * 2);
+    this.#shorts = new Int16Array(this.#raw.buffer);
+    this.#address = ptr(this.#raw);
   }
-  return fds.map((_, i) => shorts[i * 4 + 3]! & 0xffff);
+
+  /** Empties the set for the next round. */
+  clear(): void {
+    this.#count = 0;
+  }
+
+  /** Adds a descriptor (a negative one is ignored by poll(2)); returns its index. */
+  add(fd: number, events: number): number {
+    if (this.#count === this.capacity) throw new RangeError(`poll set full (${this.capacity} descriptors)`);
+    const i = this.#count++;
+    this.#raw[i * 2] = fd;
+    this.#shorts[i * 4 + 2] = events;
+    this.#shorts[i * 4 + 3] = 0;
+    return i;
+  }
+
+  /** poll(2) over the set; an interrupted poll reads as nothing ready. */
+  poll(timeoutMs: number): void {
+    const r = libc().poll(this.#address as Pointer, this.#count, timeoutMs);
+    if (r >= 0) return;
+    const e = errnoNow();
+    for (let i = 0; i < this.#count; i++) this.#shorts[i * 4 + 3] = 0;
+    if (e !== EINTR) throw new SysError("poll", this.#fds().join(","), e);
+  }
+
+  /** What poll(2) reported for the descriptor at index i. */
+  revents(i: number): number {
+    return this.#shorts[i * 4 + 3]! & 0xffff;
+  }
+
+  #fds(): number[] {
+    return Array.from({ length: this.#count }, (_, i) => this.#raw[i * 2]!);
+  }
 }
 
 /** pipe2(2) with O_CLOEXEC|O_NONBLOCK: [read end, write end]. */

@@ -18,8 +18,10 @@ const SYMBOLS = {
   // fcntl is variadic; declared with a fixed int argument, which the x86-64 ABI passes the same.
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   open: { args: [FFIType.cstring, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
-  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  // ssize_t as i64_fast: a number (i64 makes a BigInt per call, garbage in the port thread's
+  // loop, which reads the port 4 KiB at a time and never yields to its event loop).
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   mount: {
@@ -34,9 +36,9 @@ const SYMBOLS = {
   bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   sendto: {
     args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.u32],
-    returns: FFIType.i64,
+    returns: FFIType.i64_fast,
   },
-  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64 },
+  recv: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64_fast },
   // ioctl is variadic; the third argument is a pointer for every request used here.
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   chdir: { args: [FFIType.cstring], returns: FFIType.i32 },
@@ -66,10 +68,16 @@ function open(): Libc {
   throw new AgentdError(ErrorCodes.SYSCALL, `cannot load libc: ${String(lastError)}`);
 }
 
+/**
+ * errno's address is fixed for a thread, and module state here is per thread (a Worker loads its
+ * own copy): one view, made on the first failure, instead of a new ArrayBuffer per EAGAIN.
+ */
+let errnoView: Int32Array | null = null;
+
 /** The calling thread's errno, read right after the failed call (no call in between). */
 export function errnoNow(): number {
-  const p = open().__errno_location() as Pointer;
-  return new Int32Array(toArrayBuffer(p, 0, 4))[0]!;
+  errnoView ??= new Int32Array(toArrayBuffer(open().__errno_location() as Pointer, 0, 4));
+  return errnoView[0]!;
 }
 
 const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));

@@ -39,13 +39,13 @@ export function armedOutputs(t: Int32Array): Armed[] {
 }
 
 /**
- * Disarms and returns the slots whose poll reported anything (POLLIN or POLLOUT, POLLHUP at the
+ * Disarms and returns the slots whose poll reported anything (`revents(i)` for armed[i]) (POLLIN or POLLOUT, POLLHUP at the
  * end, POLLERR, POLLNVAL): the read or write that follows tells which.
  */
-export function takeReady(t: Int32Array, armed: readonly Armed[], revents: readonly number[]): number[] {
+export function takeReady(t: Int32Array, armed: readonly Armed[], revents: (i: number) => number): number[] {
   const ready: number[] = [];
   armed.forEach((a, i) => {
-    if (revents[i] && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events)
+    if (revents(i) && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events)
       ready.push(a.slot);
   });
   return ready;
