@@ -51,13 +51,46 @@ export function releaseFrameData(data: Uint8Array): void {
   scheduleTrim();
 }
 
-/** The free buffers go once no frame has been lent or given back for IDLE_TRIM_MS. */
+/**
+ * A free buffer for another pool to own from now on (the download pools, see BufferPool), or
+ * null. A download that follows an upload then reads into the buffers the upload left instead of
+ * allocating its own beside them while these wait for the idle trim: the 3 MiB kept here were
+ * still held during the next download (agentd's live array buffers 8 MB at a stdout's peak).
+ */
+export function adoptFree(): ArrayBuffer | null {
+  return free.pop() ?? null;
+}
+
+/** Takes a buffer of CLASS_SIZE that another pool no longer needs into the free ones (up to KEEP). */
+export function offerFree(buf: ArrayBuffer): void {
+  if (buf.byteLength !== CLASS_SIZE || lent.has(buf) || free.includes(buf) || free.length >= KEEP) return;
+  free.push(buf);
+  scheduleTrim();
+}
+
+/** The download pools' source of buffers (BufferPool): this pool's free list. */
+export const sharedFrameBuffers = { bufferSize: CLASS_SIZE, adopt: adoptFree, offer: offerFree };
+
+let lastUse = 0;
+
+/**
+ * The free buffers go once the pool has not been used for IDLE_TRIM_MS. One timer, moved on by
+ * itself: not a new timer per frame.
+ */
 function scheduleTrim(): void {
-  if (trimTimer) clearTimeout(trimTimer);
-  trimTimer = setTimeout(() => {
+  lastUse = performance.now();
+  if (trimTimer) return;
+  const check = () => {
+    const idle = performance.now() - lastUse;
+    if (idle < IDLE_TRIM_MS) {
+      trimTimer = setTimeout(check, IDLE_TRIM_MS - idle);
+      trimTimer.unref?.();
+      return;
+    }
     trimTimer = null;
     free.length = 0;
-  }, IDLE_TRIM_MS);
+  };
+  trimTimer = setTimeout(check, IDLE_TRIM_MS);
   trimTimer.unref?.();
 }
 

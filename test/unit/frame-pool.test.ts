@@ -1,12 +1,18 @@
-/** Inbound frame buffers: which frames are pooled, reuse, and releases of data not lent. */
+/**
+ * Frame buffers: which inbound frames are pooled, reuse, releases of data not lent, and the free
+ * buffers shared with the download pools.
+ */
 import { expect, test } from "bun:test";
 import {
   allocFrame,
   CLASS_SIZE,
   framePoolState,
+  offerFree,
   POOLED_MIN,
   releaseFrameData,
+  sharedFrameBuffers,
 } from "../../src/agent/frame-pool.ts";
+import { BufferPool } from "../../src/agent/fs/buffer-pool.ts";
 import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
 
 test("frames in the pooled range share buffers once given back; others are plain", () => {
@@ -57,4 +63,39 @@ test("stdin frames decoded through the pool keep their bytes until given back, a
   const again = allocFrame(1 << 20);
   expect(buffers.has(again.buffer)).toBe(true);
   releaseFrameData(again);
+});
+
+test("download read buffers come from the buffers an upload left, and go back to them", () => {
+  // An upload's three frame buffers, given back: free, waiting for the idle trim.
+  const upload = [allocFrame(1 << 20), allocFrame(1 << 20), allocFrame(1 << 20)];
+  const uploadBuffers = new Set(upload.map((f) => f.buffer));
+  for (const f of upload) releaseFrameData(f);
+  expect(framePoolState().free).toBe(3);
+
+  // A download right after reads into them instead of allocating beside them.
+  const reads = new BufferPool(1 << 20, 3, 0, sharedFrameBuffers);
+  const lent = [reads.tryTake()!, reads.tryTake()!, reads.tryTake()!];
+  expect(lent.every((b) => b.length === 1 << 20 && uploadBuffers.has(b.buffer))).toBe(true);
+  expect(framePoolState().free).toBe(0);
+  // The fourth is over the pool's bound; the bound holds as before.
+  expect(reads.tryTake()).toBeNull();
+
+  // The stream over, the pool keeps none: they are the frame pool's free buffers again, and
+  // the next upload frame is gathered in one of them.
+  for (const b of lent) reads.give(b);
+  expect(framePoolState().free).toBe(3);
+  const next = allocFrame(1 << 20);
+  expect(uploadBuffers.has(next.buffer)).toBe(true);
+  releaseFrameData(next);
+});
+
+test("the frame pool takes back only whole frame buffers it does not hold, up to what it keeps", () => {
+  const lentNow = allocFrame(1 << 20);
+  const freeBefore = framePoolState().free;
+  offerFree(new ArrayBuffer(1 << 20)); // not a frame buffer's size
+  offerFree(lentNow.buffer as ArrayBuffer); // lent to a frame: not free
+  expect(framePoolState().free).toBe(freeBefore);
+  releaseFrameData(lentNow);
+  for (let i = 0; i < 5; i++) offerFree(new ArrayBuffer(CLASS_SIZE));
+  expect(framePoolState().free).toBe(3); // KEEP: the rest are left to the collector
 });

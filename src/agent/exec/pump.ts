@@ -13,6 +13,7 @@
  * process has exited and only background children hold the pipe.
  */
 import { BufferPool } from "../fs/buffer-pool.ts";
+import { sharedFrameBuffers } from "../frame-pool.ts";
 import {
   BULK_FRAME_MAX,
   emitInBulkFrames,
@@ -36,9 +37,10 @@ export const OUTPUT_CHUNK = 4 * BULK_FRAME_MAX;
 export const PIPE_CAPACITY = 1024 * 1024;
 /**
  * Read buffers of all sessions together: as many as the output queue holds at its high-water
- * mark, plus one; only one is kept while idle (RSS).
+ * mark, plus one. They come from and go back to the frame pool's free buffers (shared with
+ * uploads and fs read, trimmed when idle), so none is kept here between streams.
  */
-const pool = new BufferPool(OUTPUT_CHUNK, OUTPUT_HIGH_WATER / OUTPUT_CHUNK + 1, 1);
+const pool = new BufferPool(OUTPUT_CHUNK, OUTPUT_HIGH_WATER / OUTPUT_CHUNK + 1, 0, sharedFrameBuffers);
 
 /** Reads smaller than this are copied out and their buffer returned at once (see #run). */
 const COPY_BELOW = 64 * 1024;

@@ -1,4 +1,14 @@
 /**
+ * Where a pool's buffers come from and go when it no longer keeps them (the frame pool's free
+ * buffers, shared by uploads and downloads); `bufferSize` is the size of those ArrayBuffers.
+ */
+export interface BufferSource {
+  readonly bufferSize: number;
+  adopt(): ArrayBuffer | null;
+  offer(buffer: ArrayBuffer): void;
+}
+
+/**
  * Read buffers lent to the output queue: a download reads into one, its frames are written
  * straight from it, and it comes back when the last of them is written. Reusing a few buffers
  * instead of allocating one per chunk keeps the collector and the page-fault handler out of the
@@ -14,8 +24,9 @@ export class BufferPool {
     readonly size: number,
     /** Buffers lent at once; `take` waits beyond it. */
     readonly max: number,
-    /** Free buffers kept once none is lent; the rest go to the collector. */
+    /** Free buffers kept once none is lent; the rest go to `source`, or to the collector. */
     readonly keep: number,
+    readonly source: BufferSource | null = null,
   ) {}
 
   take(): Promise<Uint8Array> {
@@ -32,7 +43,13 @@ export class BufferPool {
   tryTake(): Uint8Array | null {
     if (this.#lent >= this.max) return null;
     this.#lent++;
-    return this.#free.pop() ?? new Uint8Array(this.size);
+    return this.#free.pop() ?? this.#fresh();
+  }
+
+  #fresh(): Uint8Array {
+    const src = this.source;
+    if (!src || src.bufferSize < this.size) return new Uint8Array(this.size);
+    return new Uint8Array(src.adopt() ?? new ArrayBuffer(src.bufferSize), 0, this.size);
   }
 
   /**
@@ -45,7 +62,11 @@ export class BufferPool {
     if (waiter) return waiter(buf);
     this.#lent--;
     this.#free.push(buf);
-    if (this.#lent === 0 && this.#free.length > this.keep) this.#free.length = this.keep;
+    if (this.#lent === 0)
+      while (this.#free.length > this.keep) {
+        const dropped = this.#free.pop()!;
+        this.source?.offer(dropped.buffer as ArrayBuffer);
+      }
   }
 
   get lent(): number {

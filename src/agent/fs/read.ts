@@ -6,6 +6,7 @@ import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
 import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
 import { BufferPool } from "./buffer-pool.ts";
+import { sharedFrameBuffers } from "../frame-pool.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
 /**
@@ -20,9 +21,9 @@ export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, 1024 * 1024);
 
 /**
  * Shared by every Read: at most 2 MiB lent (the queue's 2 MiB bound is reached with the reads in
- * flight), one buffer kept between downloads.
+ * flight). Buffers come from and go back to the frame pool's free ones, as for pipe output.
  */
-const pool = new BufferPool(READ_CHUNK, 2, 1);
+const pool = new BufferPool(READ_CHUNK, 2, 0, sharedFrameBuffers);
 
 /** Streams the file's content through `emit`; throws FsFailure with prefix open/read. */
 export async function readOp(path: string, queue: OutputQueue, emit: Emit): Promise<void> {
