@@ -56,6 +56,12 @@ export class AgentClient {
   #fs = new Map<number, FsPending>();
   #closedError: Error | null = null;
   #paused = false;
+  /**
+   * Senders waiting for the socket to drain: one 'drain' listener for all of them (a listener
+   * each made Node warn of a leak past 10 concurrent uploads), settled on close as well, so a
+   * sender never waits on a socket that is gone.
+   */
+  #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   readonly ready: Promise<Ready>;
   /** Frames this client could not route (for tests and diagnostics). */
   readonly unrouted: Frame[] = [];
@@ -74,10 +80,16 @@ export class AgentClient {
         else this.#route(ev.frame);
       }
     });
+    socket.on("drain", () => {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w.resolve();
+    });
     socket.on("close", () => {
       const e = this.#closedError ?? new ConnectionError("the agent closed the connection");
       this.#closedError = e;
       rejectReady(e);
+      for (const w of this.#drainWaiters.splice(0)) w.reject(e);
       for (const h of this.#exec.values()) h.onClosed(e);
       for (const p of this.#fs.values()) {
         p.data?.end(e);
@@ -168,7 +180,7 @@ export class AgentClient {
   sendRaw(bytes: Uint8Array): Promise<void> {
     if (this.#closedError) return Promise.reject(this.#closedError);
     if (this.#socket.write(bytes)) return Promise.resolve();
-    return new Promise((resolve) => this.#socket.once("drain", resolve));
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
   /** A fresh session id. */

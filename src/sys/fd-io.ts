@@ -103,6 +103,14 @@ export class PollSet {
   }
 }
 
+const FIONREAD = 0x541b;
+
+/** Bytes a pipe (or socket) holds now, from ioctl FIONREAD; 0 when the descriptor cannot say. */
+export function bytesReadable(fd: number): number {
+  const n = new Int32Array(1);
+  return libc().ioctl(fd, FIONREAD, ptr(n)) === 0 ? n[0]! : 0;
+}
+
 /** pipe2(2) with O_CLOEXEC|O_NONBLOCK: [read end, write end]. */
 export function wakePipe(): [number, number] {
   const fds = new Int32Array(2);

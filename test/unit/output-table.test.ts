@@ -3,6 +3,8 @@ import { expect, test } from "bun:test";
 import {
   arm,
   armedOutputs,
+  collectArmed,
+  type Armed,
   newOutputTable,
   setSlot,
   setUsed,
@@ -65,4 +67,23 @@ test("a stdin slot is polled for POLLOUT, and re-arming for the other direction 
   arm(t, 0, WANT_READ);
   expect(takeReady(t, stale, of([0x4 /* POLLOUT */]))).toEqual([]);
   expect(armedOutputs(t)).toEqual([{ slot: 0, fd: 10, events: WANT_READ }]);
+});
+
+test("the port thread's collection reuses its entries round after round, and counts only the current ones", () => {
+  const t = new Int32Array(newOutputTable());
+  setSlot(t, 0, 10, 1);
+  setSlot(t, 1, 11, 1);
+  setSlot(t, 2, 12, 1);
+  setUsed(t, 3);
+  const into: Armed[] = [];
+  expect(collectArmed(t, into)).toBe(3);
+  const objects = [...into];
+  setSlot(t, 0, 10, 0);
+  setSlot(t, 1, 11, 0);
+  expect(collectArmed(t, into)).toBe(1);
+  expect(into[0]).toEqual({ slot: 2, fd: 12, events: 1 });
+  expect(into[0]).toBe(objects[0]!); // the same object, refilled: no garbage per round
+  // Only the current entries are looked at: the stale ones past the count are not reported.
+  expect(takeReady(t, into, of([POLLIN, POLLIN, POLLIN]), 1)).toEqual([2]);
+  expect(armedOutputs(t)).toEqual([]);
 });

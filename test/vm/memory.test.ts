@@ -2,8 +2,8 @@
  * agentd's memory target in the real guest: RSS ≤ 64 MiB under load. One guest of its own, so
  * the peak is agentd's from boot: two rounds of 256 MiB each through stdin, fs write, stdout and
  * fs read (the bench's sequence: uploads first, so the downloads run on what the uploads left),
- * then 200 concurrent execs. The peak is the kernel's own high-water mark (VmHWM), so no spike
- * between samples is missed.
+ * then 200 concurrent execs; and 23 transfers at once. The peak is the kernel's own high-water
+ * mark (VmHWM), so no spike between samples is missed.
  */
 import { expect, test } from "bun:test";
 import { guestPerFile } from "./guest-per-file.ts";
@@ -52,6 +52,55 @@ test("agentd's RSS stays ≤ 64 MiB through 2 rounds of 256 MiB stdin, fs write,
   console.log(`agentd VmHWM ${peakMiB.toFixed(1)} MiB, now ${(kib(s, "VmRSS") / 1024).toFixed(1)} MiB`);
   expect(peakMiB).toBeGreaterThan(16);
   expect(peakMiB).toBeLessThanOrEqual(64);
+  c.close();
+  await c.closed();
+}, 600_000);
+
+test("23 transfers at once (10 stdout streams, 5 fs reads, 5 stdin streams, 3 uploads of 64 MiB): every byte arrives, RSS ≤ 64 MiB", async () => {
+  const c = await guest.connect();
+  const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
+  await sh("head -c 67108864 /dev/zero > /tmp/mixed.bin; echo 5 > /proc/$(pidof agentd)/clear_refs");
+  const size = 64 * MiB;
+  const block = new Uint8Array(MiB).fill(0xa5);
+  const stdout = async () => {
+    let n = 0;
+    for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", "count=64"]).output)
+      if (o.stream === "stdout") n += o.data.length;
+    return n;
+  };
+  const read = async () => {
+    let n = 0;
+    for await (const chunk of c.read("/tmp/mixed.bin")) n += chunk.length;
+    return n;
+  };
+  const stdin = async () => {
+    const h = c.exec("sh", ["-c", "wc -c"]);
+    for (let i = 0; i < 64; i++) await h.write(block);
+    await h.closeStdin();
+    return Number(text((await h.collect()).stdout).trim());
+  };
+  const upload = async (i: number) => {
+    await c.writeFile(
+      `/tmp/mixed-up-${i}.bin`,
+      (async function* () {
+        for (let j = 0; j < 64; j++) yield block;
+      })(),
+    );
+    return Number((await sh(`stat -c %s /tmp/mixed-up-${i}.bin`)).trim());
+  };
+  const moved = await Promise.all([
+    ...Array.from({ length: 10 }, stdout),
+    ...Array.from({ length: 5 }, read),
+    ...Array.from({ length: 5 }, stdin),
+    ...Array.from({ length: 3 }, (_, i) => upload(i)),
+  ]);
+  expect(moved).toEqual(Array(23).fill(size));
+  const s = await sh("cat /proc/$(pidof agentd)/status");
+  const peakMiB = Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1]) / 1024;
+  console.log(`agentd VmHWM under 23 transfers ${peakMiB.toFixed(1)} MiB`);
+  expect(peakMiB).toBeGreaterThan(16);
+  expect(peakMiB).toBeLessThanOrEqual(64);
+  await sh("rm -f /tmp/mixed.bin /tmp/mixed-up-*.bin");
   c.close();
   await c.closed();
 }, 600_000);

@@ -30,24 +30,50 @@ export interface Armed {
 /** The armed slots now, with their descriptors (the Worker's poll set). */
 export function armedOutputs(t: Int32Array): Armed[] {
   const out: Armed[] = [];
-  const used = Atomics.load(t, 0);
-  for (let s = 0; s < used; s++) {
-    const events = Atomics.load(t, 2 + s * 2);
-    if (events !== 0) out.push({ slot: s, fd: Atomics.load(t, 1 + s * 2), events });
-  }
+  out.length = collectArmed(t, out);
   return out;
 }
 
 /**
- * Disarms and returns the slots whose poll reported anything (`revents(i)` for armed[i]) (POLLIN or POLLOUT, POLLHUP at the
- * end, POLLERR, POLLNVAL): the read or write that follows tells which.
+ * The same into `into`, reusing its objects (the port thread's loop calls this every round and
+ * must not make garbage per armed pipe); returns how many of its entries are current. Entries
+ * past that are left in place for the next round.
  */
-export function takeReady(t: Int32Array, armed: readonly Armed[], revents: (i: number) => number): number[] {
+export function collectArmed(t: Int32Array, into: Armed[]): number {
+  const used = Atomics.load(t, 0);
+  let n = 0;
+  for (let s = 0; s < used; s++) {
+    const events = Atomics.load(t, 2 + s * 2);
+    if (events === 0) continue;
+    const fd = Atomics.load(t, 1 + s * 2);
+    const a = into[n];
+    if (a) {
+      a.slot = s;
+      a.fd = fd;
+      a.events = events;
+    } else into[n] = { slot: s, fd, events };
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Disarms and returns the slots whose poll reported anything (POLLIN or POLLOUT, POLLHUP at the
+ * end, POLLERR, POLLNVAL): the read or write that follows tells which. `revents(i)` is what the
+ * poll said for armed[i]; only the first `count` entries of `armed` are current.
+ */
+export function takeReady(
+  t: Int32Array,
+  armed: readonly Armed[],
+  revents: (i: number) => number,
+  count = armed.length,
+): number[] {
   const ready: number[] = [];
-  armed.forEach((a, i) => {
+  for (let i = 0; i < count; i++) {
+    const a = armed[i]!;
     if (revents(i) && Atomics.compareExchange(t, 2 + a.slot * 2, a.events, 0) === a.events)
       ready.push(a.slot);
-  });
+  }
   return ready;
 }
 

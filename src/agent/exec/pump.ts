@@ -10,37 +10,22 @@
  * to the port. Here a read takes up to OUTPUT_CHUNK at once from a pipe that holds PIPE_CAPACITY.
  *
  * Remembers when it last moved data, which the session uses to stop waiting for output once the
- * process has exited and only background children hold the pipe.
+ * process has exited and only background children hold the pipe; and, from the moment the
+ * process exited, how many bytes the pipe held then (`oweWhatIsThere`): those are the process's
+ * own output and are always delivered, however long agentd or the host takes.
  */
-import { BufferPool } from "../fs/buffer-pool.ts";
-import { sharedFrameBuffers } from "../frame-pool.ts";
-import {
-  BULK_FRAME_MAX,
-  emitInBulkFrames,
-  OUTPUT_HIGH_WATER,
-  type Emit,
-  type OutputQueue,
-} from "../output-queue.ts";
-import { readFd } from "../../sys/fd-io.ts";
+import { READ_BUFFER_SIZE, readBuffers } from "../read-buffers.ts";
+import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
+import { bytesReadable, readFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
 import { outputPoller } from "./output-poller.ts";
 
-/**
- * Largest stdout/stderr read: 1 MiB, sent as four frames of the queue's bulk size (frames stay
- * short for the sake of terminal latency; a read is not a frame). Each read is a turn of the
- * pump's loop on agentd's main thread, which is what limits a stream under TCG: 256 -> 512 KiB
- * gave stdout 27.4 -> 29.7 MB/s (6 guests), 512 KiB -> 1 MiB 69.0 -> 76.9 MB/s (6 guests x 4
- * streams of 256 MiB, higher in 5 of the 6 pairs, RSS peaks 48.2-51.9 vs 49.2-55.4 MiB).
- */
-export const OUTPUT_CHUNK = 4 * BULK_FRAME_MAX;
+/** Largest stdout/stderr read (see read-buffers.ts). */
+export const OUTPUT_CHUNK = READ_BUFFER_SIZE;
 /** The child's pipe: room for a few reads while agentd writes to the port. */
 export const PIPE_CAPACITY = 1024 * 1024;
-/**
- * Read buffers of all sessions together: as many as the output queue holds at its high-water
- * mark, plus one. They come from and go back to the frame pool's free buffers (shared with
- * uploads and fs read, trimmed when idle), so none is kept here between streams.
- */
-const pool = new BufferPool(OUTPUT_CHUNK, OUTPUT_HIGH_WATER / OUTPUT_CHUNK + 1, 0, sharedFrameBuffers);
+/** Shared with fs read: see read-buffers.ts. */
+const pool = readBuffers;
 
 /** Reads smaller than this are copied out and their buffer returned at once (see #run). */
 const COPY_BELOW = 64 * 1024;
@@ -55,6 +40,12 @@ export class Pump {
   #wake: (() => void) | null = null;
   /** Waiting for the poller's word that the pipe is readable (not for room or a buffer). */
   #waitingForPipe = false;
+  /** Waiting for one of the shared read buffers (other sessions hold them all). */
+  #waitingForBuffer = false;
+  /** Bytes read from the pipe so far, and how far reading must get before the pump may be cut. */
+  #read = 0;
+  #owedUntil = 0;
+  #ended = false;
 
   /** Takes ownership of `fd`, the read end: it is closed when the pump ends. */
   constructor(
@@ -79,7 +70,12 @@ export class Pump {
           this.waitingForRoom = false;
         }
         if (this.queue.closed || this.#cancelled) return;
-        const buf = pool.tryTake() ?? (await this.#take());
+        let buf = pool.tryTake();
+        if (!buf) {
+          this.#waitingForBuffer = true;
+          buf = await this.#take();
+          this.#waitingForBuffer = false;
+        }
         if (!buf) return;
         let n: number;
         try {
@@ -88,6 +84,7 @@ export class Pump {
           n = 0; // A broken pipe ends the stream; the session reports the exit regardless.
         }
         if (n > 0) {
+          this.#read += n;
           this.lastActivity = performance.now();
           // A small read (a prompt, a line) would hold a whole buffer until it is written: copy
           // it out instead, so many quiet sessions cannot use up the pool.
@@ -106,9 +103,31 @@ export class Pump {
         if (this.#cancelled) return;
       }
     } finally {
+      this.#ended = true;
       poller.release(slot);
       closeFd(this.#fd);
     }
+  }
+
+  /**
+   * Held back by agentd's side (the output queue is full or every read buffer is lent), not by a
+   * quiet pipe: time spent so says nothing about whether more output is coming.
+   */
+  get heldBack(): boolean {
+    return this.waitingForRoom || this.#waitingForBuffer;
+  }
+
+  /**
+   * The process has exited: what its pipe holds now was written by it (or by a background child
+   * before this moment) and must reach the host before the pump may be cut.
+   */
+  oweWhatIsThere(): void {
+    if (!this.#ended) this.#owedUntil = this.#read + bytesReadable(this.#fd);
+  }
+
+  /** True while bytes owed by oweWhatIsThere are still unread. */
+  get owes(): boolean {
+    return !this.#ended && this.#read < this.#owedUntil;
   }
 
   /** A pooled buffer, or null when cancelled first (a buffer that comes later goes back). */

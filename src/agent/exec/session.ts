@@ -135,9 +135,16 @@ export class ExecSession {
       this.ctx.send(this.id, { type: "core.exec.stdout", payload: { data: data.slice() } });
   }
 
-  /** Waits for the output that is still coming after the exit, within DRAIN_IDLE_MS/DRAIN_MAX_MS. */
+  /**
+   * Waits for the output that is still coming after the exit. What the pipes held when the exit
+   * was seen is always delivered: it is the process's own output, and under load (other sessions
+   * holding every read buffer, a slow host) moving it may take longer than any fixed bound (a
+   * `wc -c` among 20 busy streams lost its whole output to the 100 ms idle rule). Beyond that,
+   * output of background children holding the pipe is taken within DRAIN_IDLE_MS/DRAIN_MAX_MS.
+   */
   async #drain(exitedAt: number): Promise<void> {
     const terminal = this.#proc?.terminal;
+    for (const p of this.#pumps) p.oweWhatIsThere();
     for (const p of this.#pumps) p.recheck();
     const allDone = terminal ? null : Promise.all(this.#pumps.map((p) => p.done));
     let settled = false;
@@ -148,9 +155,10 @@ export class ExecSession {
       if (terminal && (terminal.closed || this.#ttyClosed)) break;
       await Promise.race([allDone ?? Bun.sleep(10), Bun.sleep(20)]);
       if (settled) return;
+      if (this.#pumps.some((p) => p.owes)) continue;
       const now = performance.now();
       const last = Math.max(this.#ttyActivity, ...this.#pumps.map((p) => p.lastActivity));
-      const waiting = this.#pumps.some((p) => p.waitingForRoom);
+      const waiting = this.#pumps.some((p) => p.heldBack);
       if ((!waiting && now - last >= DRAIN_IDLE_MS) || now - exitedAt >= DRAIN_MAX_MS) break;
     }
     for (const p of this.#pumps) p.cancel();

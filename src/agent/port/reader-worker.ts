@@ -22,7 +22,7 @@
  */
 import { ptr } from "bun:ffi";
 import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/fd-io.ts";
-import { armedOutputs, MAX_WATCHED, takeReady } from "../exec/output-table.ts";
+import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 
 declare const self: Worker;
 
@@ -56,6 +56,8 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
   // Worker's heap 10 MB). Reads go to raw addresses in the inbox and the poll set is reused.
   const inboxAt = ptr(new Uint8Array(inbox));
   const set = new PollSet(2 + MAX_WATCHED);
+  const armed: Armed[] = [];
+  const armedRevents = (i: number) => set.revents(2 + i);
   const wakeBuf = new Uint8Array(64);
   // Not an inbox slot: the main thread may still be reading those.
   const scratch = new Uint8Array(64 * 1024);
@@ -71,16 +73,16 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const events = (paused ? 0 : POLLIN) | (wantWrite ? POLLOUT : 0);
-      const armed = armedOutputs(table);
+      const count = collectArmed(table, armed);
       set.clear();
       // poll(2) ignores a negative descriptor: host mode's missing port.
       set.add(fd, events);
       set.add(wakeFd, POLLIN);
-      for (const a of armed) set.add(a.fd, a.events);
+      for (let i = 0; i < count; i++) set.add(armed[i]!.fd, armed[i]!.events);
       set.poll(connected === false ? HUP_RETRY_MS : -1);
       const port = set.revents(0);
       if (set.revents(1) & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
-      const ready = armed.length === 0 ? NONE : takeReady(table, armed, (i) => set.revents(2 + i));
+      const ready = count === 0 ? NONE : takeReady(table, armed, armedRevents, count);
       if (ready.length > 0) self.postMessage({ kind: "outputs", ready });
       if (fd < 0) continue;
       if (port & POLLHUP) {
