@@ -75,3 +75,50 @@ test("a lost connection rejects exited and ends output with ConnectionError", as
     await own.stop();
   }
 });
+
+test("a dozen concurrent uploads wait for the socket without Node's listener-leak warning", async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on("warning", onWarning);
+  try {
+    const block = new Uint8Array(1 << 20).fill(7);
+    const counts = await Promise.all(
+      Array.from({ length: 12 }, async () => {
+        const h = client.exec("wc", ["-c"]);
+        for (let i = 0; i < 8; i++) await h.write(block);
+        await h.closeStdin();
+        return text((await h.collect()).stdout).trim();
+      }),
+    );
+    expect(counts).toEqual(Array(12).fill(String(8 << 20)));
+    await Bun.sleep(10); // warnings are emitted on a later tick
+    expect(warnings).toEqual([]);
+  } finally {
+    process.off("warning", onWarning);
+  }
+});
+
+test("senders waiting for a full socket fail with ConnectionError when the connection is lost", async () => {
+  const own = await startAgent();
+  try {
+    const c = await own.connect();
+    // 64 MiB of stdin for a command that never reads it: agentd spills it to a file slower than
+    // the client sends, so the socket fills and writes wait for it to drain.
+    const h = c.exec("sh", ["-c", "sleep 30"]);
+    await h.started;
+    const block = new Uint8Array(4 << 20);
+    const writes = Array.from({ length: 16 }, () =>
+      h.write(block).then(
+        () => "sent",
+        (e: unknown) => e,
+      ),
+    );
+    await Bun.sleep(300);
+    own.proc.kill(9);
+    const results = await Promise.race([Promise.all(writes), Bun.sleep(5000).then(() => "hung")]);
+    expect(results).not.toBe("hung");
+    expect((results as unknown[]).some((r) => r instanceof ConnectionError)).toBe(true);
+  } finally {
+    await own.stop();
+  }
+});
