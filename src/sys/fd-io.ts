@@ -23,11 +23,7 @@ export function openFd(path: string, flags: number): number {
 
 /** read(2): bytes read, 0 at end, -EAGAIN when nothing is there now. Throws on other errors. */
 export function readFd(fd: number, buf: Uint8Array, subject: string): number {
-  const n = Number(libc().read(fd, ptr(buf), buf.length));
-  if (n >= 0) return n;
-  const e = errnoNow();
-  if (e === EAGAIN || e === EINTR) return -EAGAIN;
-  throw new SysError("read", subject, e);
+  return readFdAt(fd, ptr(buf), buf.length, subject);
 }
 
 /**
