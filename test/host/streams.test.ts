@@ -50,7 +50,7 @@ test("256 MiB through stdout arrive whole (SHA-256)", async () => {
   let full = 0;
   for await (const o of h.output) {
     expect(o.stream).toBe("stdout");
-    // A read takes up to OUTPUT_CHUNK (four frames' worth); frames stay at the bulk frame size.
+    // A read takes up to READ_BUFFER_SIZE (four frames' worth); frames stay at the bulk frame size.
     expect(o.data.length).toBeLessThanOrEqual(BULK_FRAME_MAX);
     if (o.data.length === BULK_FRAME_MAX) full++;
     got.update(o.data);

@@ -7,25 +7,23 @@
  *
  * Why not Bun's ReadableStream of a "pipe": it hands over ~64 KiB per read, each through the
  * stream machinery and into a new buffer; under TCG that cost more CPU than writing the bytes
- * to the port. Here a read takes up to OUTPUT_CHUNK at once from a pipe that holds PIPE_CAPACITY.
+ * to the port. Here a read takes up to READ_BUFFER_SIZE (read-buffers.ts) at once from a pipe that
+ * holds PIPE_CAPACITY.
  *
  * Remembers when it last moved data, which the session uses to stop waiting for output once the
  * process has exited and only background children hold the pipe; and, from the moment the
  * process exited, how many bytes the pipe held then (`oweWhatIsThere`): those are the process's
  * own output and are always delivered, however long agentd or the host takes.
  */
-import { READ_BUFFER_SIZE, readBuffers } from "../read-buffers.ts";
+// One pool of read buffers with fs read (read-buffers.ts).
+import { readBuffers as pool } from "../read-buffers.ts";
 import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
 import { bytesReadable, readFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
 import { outputPoller } from "./output-poller.ts";
 
-/** Largest stdout/stderr read (see read-buffers.ts). */
-export const OUTPUT_CHUNK = READ_BUFFER_SIZE;
 /** The child's pipe: room for a few reads while agentd writes to the port. */
 export const PIPE_CAPACITY = 1024 * 1024;
-/** Shared with fs read: see read-buffers.ts. */
-const pool = readBuffers;
 
 /** Reads smaller than this are copied out and their buffer returned at once (see #run). */
 const COPY_BELOW = 64 * 1024;

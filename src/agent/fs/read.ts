@@ -5,14 +5,12 @@
 import { open } from "node:fs/promises";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
 import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
-import { READ_BUFFER_SIZE, readBuffers } from "../read-buffers.ts";
+import { READ_BUFFER_SIZE, readBuffers as pool } from "../read-buffers.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 
 /** Bytes per read(2) (see read-buffers.ts): fs.data frames stay at the bulk frame size. */
 export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, READ_BUFFER_SIZE);
 
-/** Shared with pipe output: see read-buffers.ts. */
-const pool = readBuffers;
 
 /** Streams the file's content through `emit`; throws FsFailure with prefix open/read. */
 export async function readOp(path: string, queue: OutputQueue, emit: Emit): Promise<void> {
