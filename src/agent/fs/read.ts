@@ -11,7 +11,6 @@ import { errnoError, fsFailure, step } from "./errors.ts";
 /** Bytes per read(2) (see read-buffers.ts): fs.data frames stay at the bulk frame size. */
 export const READ_CHUNK = Math.min(FS_CHUNK_SIZE, READ_BUFFER_SIZE);
 
-
 /** Streams the file's content through `emit`; throws FsFailure with prefix open/read. */
 export async function readOp(path: string, queue: OutputQueue, emit: Emit): Promise<void> {
   const fh = await step("open", () => open(path, "r"));
