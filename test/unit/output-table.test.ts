@@ -2,7 +2,6 @@
 import { expect, test } from "bun:test";
 import {
   arm,
-  armedOutputs,
   collectArmed,
   type Armed,
   newOutputTable,
@@ -15,6 +14,12 @@ import {
 
 const POLLIN = 1;
 const POLLHUP = 0x10;
+/** The armed slots now, as a fresh list (the port thread reuses one; see the last test). */
+const armedOutputs = (t: Int32Array): Armed[] => {
+  const out: Armed[] = [];
+  out.length = collectArmed(t, out);
+  return out;
+};
 /** revents by index, as the port thread reads them from its poll set. */
 const of = (revents: number[]) => (i: number) => revents[i] ?? 0;
 

@@ -27,17 +27,11 @@ export interface Armed {
   events: number;
 }
 
-/** The armed slots now, with their descriptors (the Worker's poll set). */
-export function armedOutputs(t: Int32Array): Armed[] {
-  const out: Armed[] = [];
-  out.length = collectArmed(t, out);
-  return out;
-}
-
 /**
- * The same into `into`, reusing its objects (the port thread's loop calls this every round and
- * must not make garbage per armed pipe); returns how many of its entries are current. Entries
- * past that are left in place for the next round.
+ * The armed slots now, with their descriptors (the Worker's poll set), into `into`, reusing its
+ * objects (the port thread's loop calls this every round and must not make garbage per armed
+ * pipe); returns how many of its entries are current. Entries past that are left in place for
+ * the next round.
  */
 export function collectArmed(t: Int32Array, into: Armed[]): number {
   const used = Atomics.load(t, 0);
