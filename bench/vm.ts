@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/host/client.ts";
 import { percentile, printTable, timeEach, type Row } from "./stats.ts";
-import { echoLatencyDuringRead } from "../test/support.ts";
+import { echoLatencyDuringRead, readBytes, repeated, stdoutBytes } from "../test/support.ts";
 import { bootGuest, defaultImage, text } from "../test/vm/harness.ts";
 
 const MiB = 1024 * 1024;
@@ -258,24 +258,12 @@ const intoStdin = async (sink: Awaited<ReturnType<typeof startSink>>) => {
   await sink.exited;
   return SIZE;
 };
-async function* source() {
-  for (let i = 0; i < SIZE / MiB; i++) yield block;
-}
 const upload = async () => {
-  await c.writeFile("/tmp/bench.bin", source());
+  await c.writeFile("/tmp/bench.bin", repeated(block, SIZE / MiB));
   return SIZE;
 };
-const fromStdout = async () => {
-  let got = 0;
-  for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]).output)
-    if (o.stream === "stdout") got += o.data.length;
-  return got;
-};
-const download = async () => {
-  let got = 0;
-  for await (const chunk of c.read("/tmp/bench.bin")) got += chunk.length;
-  return got;
-};
+const fromStdout = () => stdoutBytes(c, "dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]);
+const download = () => readBytes(c, "/tmp/bench.bin");
 
 // Uploads first, then downloads: the allocator keeps much of what an upload used, so the
 // downloads' RSS peaks are measured on top of it, as in a sandbox that has done both.

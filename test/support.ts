@@ -53,3 +53,34 @@ export async function echoLatencyDuringRead(
   await tty.exited;
   return keys.sort((a, b) => a - b);
 }
+
+/** The bytes a command writes to stdout, counted as they arrive (none kept). */
+export async function stdoutBytes(client: AgentClient, cmd: string, args: string[]): Promise<number> {
+  let n = 0;
+  for await (const o of client.exec(cmd, args).output) if (o.stream === "stdout") n += o.data.length;
+  return n;
+}
+
+/** The bytes of a file read through fs read, counted as they arrive (none kept). */
+export async function readBytes(client: AgentClient, path: string): Promise<number> {
+  let n = 0;
+  for await (const chunk of client.read(path)) n += chunk.length;
+  return n;
+}
+
+/** `block`, `count` times: an upload's source. */
+export async function* repeated(block: Uint8Array, count: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < count; i++) yield block;
+}
+
+/** Writes `block` `count` times to a `wc -c` in the guest; returns the byte count wc printed. */
+export async function stdinThroughWc(client: AgentClient, block: Uint8Array, count: number): Promise<number> {
+  const h = client.exec("wc", ["-c"]);
+  for (let i = 0; i < count; i++) await h.write(block);
+  await h.closeStdin();
+  return Number(
+    Buffer.from((await h.collect()).stdout)
+      .toString()
+      .trim(),
+  );
+}

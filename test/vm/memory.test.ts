@@ -8,6 +8,7 @@
 import { expect, test } from "bun:test";
 import { guestPerFile } from "./guest-per-file.ts";
 import { text } from "./harness.ts";
+import { readBytes, repeated, stdinThroughWc, stdoutBytes } from "../support.ts";
 
 const guest = guestPerFile();
 const MiB = 1024 * 1024;
@@ -21,24 +22,10 @@ test("agentd's RSS stays ≤ 64 MiB through 2 rounds of 256 MiB stdin, fs write,
   const block = new Uint8Array(MiB).fill(0x5a);
   const moved: number[] = [];
   for (let round = 0; round < 2; round++) {
-    const sink = c.exec("sh", ["-c", "wc -c"]);
-    for (let i = 0; i < SIZE_MIB; i++) await sink.write(block);
-    await sink.closeStdin();
-    moved.push(Number(text((await sink.collect()).stdout).trim()));
-
-    await c.writeFile(
-      "/tmp/mem.bin",
-      (async function* () {
-        for (let i = 0; i < SIZE_MIB; i++) yield block;
-      })(),
-    );
-    let got = 0;
-    for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", `count=${SIZE_MIB}`]).output)
-      if (o.stream === "stdout") got += o.data.length;
-    moved.push(got);
-    got = 0;
-    for await (const chunk of c.read("/tmp/mem.bin")) got += chunk.length;
-    moved.push(got);
+    moved.push(await stdinThroughWc(c, block, SIZE_MIB));
+    await c.writeFile("/tmp/mem.bin", repeated(block, SIZE_MIB));
+    moved.push(await stdoutBytes(c, "dd", ["if=/dev/zero", "bs=1M", `count=${SIZE_MIB}`]));
+    moved.push(await readBytes(c, "/tmp/mem.bin"));
   }
   expect(moved).toEqual(Array(6).fill(SIZE_MIB * MiB));
   const codes = await Promise.all(
@@ -62,30 +49,11 @@ test("23 transfers at once (10 stdout streams, 5 fs reads, 5 stdin streams, 3 up
   await sh("head -c 67108864 /dev/zero > /tmp/mixed.bin; echo 5 > /proc/$(pidof agentd)/clear_refs");
   const size = 64 * MiB;
   const block = new Uint8Array(MiB).fill(0xa5);
-  const stdout = async () => {
-    let n = 0;
-    for await (const o of c.exec("dd", ["if=/dev/zero", "bs=1M", "count=64"]).output)
-      if (o.stream === "stdout") n += o.data.length;
-    return n;
-  };
-  const read = async () => {
-    let n = 0;
-    for await (const chunk of c.read("/tmp/mixed.bin")) n += chunk.length;
-    return n;
-  };
-  const stdin = async () => {
-    const h = c.exec("sh", ["-c", "wc -c"]);
-    for (let i = 0; i < 64; i++) await h.write(block);
-    await h.closeStdin();
-    return Number(text((await h.collect()).stdout).trim());
-  };
+  const stdout = () => stdoutBytes(c, "dd", ["if=/dev/zero", "bs=1M", "count=64"]);
+  const read = () => readBytes(c, "/tmp/mixed.bin");
+  const stdin = () => stdinThroughWc(c, block, 64);
   const upload = async (i: number) => {
-    await c.writeFile(
-      `/tmp/mixed-up-${i}.bin`,
-      (async function* () {
-        for (let j = 0; j < 64; j++) yield block;
-      })(),
-    );
+    await c.writeFile(`/tmp/mixed-up-${i}.bin`, repeated(block, 64));
     return Number((await sh(`stat -c %s /tmp/mixed-up-${i}.bin`)).trim());
   };
   const moved = await Promise.all([
