@@ -22,14 +22,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define STATUS_FD 3
 #define MAX_RLIMITS 32
 #define MAX_GROUPS 1024
+
+extern char **environ;
 
 static void fail(const char *fmt, ...) {
   char buf[1024];
@@ -63,6 +67,53 @@ static void reset_signals(void) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/*
+ * execvp(3) as musl does it (PATH, or its default, searched in order; an empty entry is the
+ * working directory; EACCES remembered and reported when nothing else is found; any error other
+ * than ENOENT, ENOTDIR or EACCES ends the search), except that a directory is tried only when
+ * the file is there: under TCG a failed execve(2) costs ~0.3 ms (the kernel sets up a new
+ * address space before it looks up the file), and the default PATH puts six directories before
+ * /bin. In guest loops of `agentd-exec -- true` this took 6.4-6.6 ms per run against 7.5-7.7
+ * with execvp (busybox `true` in /bin; 5.5 with /bin/true named). Returns only on failure, with
+ * errno set.
+ */
+static void exec_on_path(const char *file, char **argv) {
+  if (strchr(file, '/')) {
+    execv(file, argv);
+    return;
+  }
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/local/bin:/bin:/usr/bin";
+  size_t k = strnlen(file, NAME_MAX + 1);
+  if (k > NAME_MAX) {
+    errno = ENAMETOOLONG;
+    return;
+  }
+  size_t l = strnlen(path, PATH_MAX - 1) + 1;
+  char b[l + k + 1];
+  int seen_eacces = 0;
+  int last = ENOENT;
+  for (const char *p = path, *z;; p = z + 1) {
+    z = strchrnul(p, ':');
+    if ((size_t)(z - p) < l) {
+      memcpy(b, p, (size_t)(z - p));
+      b[z - p] = '/';
+      memcpy(b + (z - p) + (z > p), file, k + 1);
+      struct stat st;
+      if (stat(b, &st) == 0) {
+        execve(b, argv, environ);
+        last = errno;
+      } else {
+        last = errno;
+      }
+      if (last == EACCES) seen_eacces = 1;
+      else if (last != ENOENT && last != ENOTDIR) return;
+    }
+    if (!*z) break;
+  }
+  errno = seen_eacces ? EACCES : last;
 }
 
 int main(int argc, char **argv) {
@@ -135,7 +186,7 @@ int main(int argc, char **argv) {
   if (uid >= 0 && setuid((uid_t)uid) != 0) fail("cannot set uid %ld: %s", uid, strerror(errno));
   if (dir && chdir(dir) != 0) fail("cannot change directory to '%s': %s", dir, strerror(errno));
 
-  execvp(argv[i], &argv[i]);
+  exec_on_path(argv[i], &argv[i]);
   fail("cannot run '%s': %s", argv[i], strerror(errno));
   return 127;
 }

@@ -1,5 +1,5 @@
 /** Exec sessions against the compiled agentd in host mode. */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AgentClient } from "../../src/host/client.ts";
@@ -36,7 +36,7 @@ describe("exec with pipes", () => {
     expect(text(r.stderr)).toBe("agentd: cannot run '/no/such/binary': No such file or directory\n");
   });
 
-  test("a bare name found nowhere on PATH is the same spawn failure (the helper's execvp says it)", async () => {
+  test("a bare name found nowhere on PATH is the same spawn failure (the helper's PATH search says it)", async () => {
     const h = client.exec("no-such-command-anywhere", ["x"], { env: ["PATH=/usr/bin:/bin"] });
     await expect(h.started).rejects.toThrow(
       "cannot run 'no-such-command-anywhere': No such file or directory",
@@ -50,6 +50,28 @@ describe("exec with pipes", () => {
     writeFileSync(join(agent.dir, "only-here"), "#!/bin/sh\necho found me\n", { mode: 0o755 });
     const r = await client.exec("only-here", [], { env: [`PATH=${agent.dir}:/usr/bin:/bin`] }).collect();
     expect({ code: r.code, out: text(r.stdout) }).toEqual({ code: 0, out: "found me\n" });
+  });
+
+  test("PATH is searched as execvp does: a non-executable file or a directory of that name is passed over", async () => {
+    const dirs = ["a", "b", "c"].map((d) => join(agent.dir, `path-${d}`));
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    writeFileSync(join(dirs[0]!, "pick-me"), "#!/bin/sh\necho not executable\n", { mode: 0o644 });
+    mkdirSync(join(dirs[1]!, "pick-me"), { recursive: true });
+    writeFileSync(join(dirs[2]!, "pick-me"), "#!/bin/sh\necho the third\n", { mode: 0o755 });
+    const r = await client.exec("pick-me", [], { env: [`PATH=${dirs.join(":")}:/usr/bin:/bin`] }).collect();
+    expect({ code: r.code, out: text(r.stdout) }).toEqual({ code: 0, out: "the third\n" });
+    // Found only where it cannot run: execvp's EACCES, not "No such file".
+    const denied = await client.exec("pick-me", [], { env: [`PATH=${dirs[0]}:/usr/bin:/bin`] }).collect();
+    expect(denied.code).toBe(-1);
+    expect(text(denied.stderr)).toBe("agentd: cannot run 'pick-me': Permission denied\n");
+  });
+
+  test("an empty PATH entry is the working directory", async () => {
+    const dir = join(agent.dir, "cwd-bin");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "here-only"), "#!/bin/sh\necho from cwd\n", { mode: 0o755 });
+    const r = await client.exec("here-only", [], { cwd: dir, env: ["PATH=/usr/bin::/bin"] }).collect();
+    expect({ code: r.code, out: text(r.stdout) }).toEqual({ code: 0, out: "from cwd\n" });
   });
 
   test("a command found on PATH but not executable is a spawn failure too", async () => {
