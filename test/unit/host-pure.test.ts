@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { loadOrder, parseBuiltin, parseModinfo, type ModuleInfo } from "../../src/host/image/modules.ts";
 import { checkEnvWord, kernelCommandLine, macFromEnv, qemuArgs } from "../../src/host/vm/qemu-args.ts";
 import { findReady } from "../../src/host/vm/relay.ts";
+import { cachedAccel } from "../../src/host/vm/accel.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
 
 const mod = (name: string, depends: string[] = []): ModuleInfo => ({
@@ -119,5 +120,38 @@ describe("relay", () => {
   test("waits for a whole frame and gives up on garbage", () => {
     expect(findReady(ready.subarray(0, ready.length - 1))).toBe(-1);
     expect(findReady(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0]))).toBe(-1);
+  });
+});
+
+describe("KVM probe cache", () => {
+  const boot = "70eb784b-3780-45be-9b4e-42697cb50164";
+  const cache = (o: object) => JSON.stringify(o);
+
+  test("an answer from this host boot holds for any kernel", () => {
+    const text = cache({ kernel: "/a/vmlinuz", accel: "tcg", bootId: boot });
+    expect(cachedAccel(text, "/a/vmlinuz", boot)).toBe("tcg");
+    expect(cachedAccel(text, "/other/image/vmlinuz", boot)).toBe("tcg");
+  });
+
+  test("an answer from an earlier host boot is probed again", () => {
+    const text = cache({ kernel: "/a/vmlinuz", accel: "kvm", bootId: "an-earlier-boot" });
+    expect(cachedAccel(text, "/a/vmlinuz", boot)).toBeNull();
+  });
+
+  test("a cache without a boot id (older format, or no boot id readable) holds for its own kernel only", () => {
+    const old = cache({ kernel: "/a/vmlinuz", accel: "kvm" });
+    expect(cachedAccel(old, "/a/vmlinuz", boot)).toBe("kvm");
+    expect(cachedAccel(old, "/b/vmlinuz", boot)).toBeNull();
+    const withId = cache({ kernel: "/a/vmlinuz", accel: "kvm", bootId: boot });
+    expect(cachedAccel(withId, "/a/vmlinuz", null)).toBe("kvm");
+    expect(cachedAccel(withId, "/b/vmlinuz", null)).toBeNull();
+  });
+
+  test("no cache, a corrupt one or an unknown answer means a new probe", () => {
+    expect(cachedAccel("", "/a/vmlinuz", boot)).toBeNull();
+    expect(cachedAccel("{not json", "/a/vmlinuz", boot)).toBeNull();
+    expect(
+      cachedAccel(cache({ kernel: "/a/vmlinuz", accel: "hvf", bootId: boot }), "/a/vmlinuz", boot),
+    ).toBeNull();
   });
 });
