@@ -4,6 +4,7 @@
  * with no event loop, framing or host protocol. Next to relay.c it shows what the runtime itself
  * costs here. Run in the guest by agentd's own binary:
  *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM
+ * Ends by printing the process's CPU time on stderr ("cpu USER SYS" in seconds), as relay.c does.
  */
 const { dlopen, FFIType, ptr } = require("bun:ffi");
 
@@ -16,6 +17,13 @@ const libc = dlopen("libc.so.6", {
 const O_WRONLY = 1;
 const F_SETPIPE_SZ = 1031;
 
+function end(code) {
+  const { user, system } = process.cpuUsage();
+  // Synchronously: process.exit() would drop a write still queued on stderr.
+  require("node:fs").writeSync(2, `cpu ${(user / 1e6).toFixed(6)} ${(system / 1e6).toFixed(6)}\n`);
+  process.exit(code);
+}
+
 const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), O_WRONLY);
 if (out < 0) process.exit(1);
 libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
@@ -23,11 +31,11 @@ const buf = new Uint8Array(256 * 1024);
 const p = ptr(buf);
 for (;;) {
   const n = Number(libc.read(0, p, buf.length));
-  if (n <= 0) process.exit(n === 0 ? 0 : 1);
+  if (n <= 0) end(n === 0 ? 0 : 1);
   // The port takes at most 32 KiB per write(2).
   for (let at = 0; at < n;) {
     const w = Number(libc.write(out, p + at, n - at));
-    if (w <= 0) process.exit(1);
+    if (w <= 0) end(1);
     at += w;
   }
 }
