@@ -80,6 +80,10 @@ static void reset_signals(void) {
  * errno set.
  */
 static void exec_on_path(const char *file, char **argv) {
+  if (!*file) {
+    errno = ENOENT;
+    return;
+  }
   if (strchr(file, '/')) {
     execv(file, argv);
     return;

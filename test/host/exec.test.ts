@@ -66,6 +66,12 @@ describe("exec with pipes", () => {
     expect(text(denied.stderr)).toBe("agentd: cannot run 'pick-me': Permission denied\n");
   });
 
+  test("an empty command is a spawn failure, as execvp says it", async () => {
+    const r = await client.exec("", []).collect();
+    expect(r.code).toBe(-1);
+    expect(text(r.stderr)).toBe("agentd: cannot run '': No such file or directory\n");
+  });
+
   test("an empty PATH entry is the working directory", async () => {
     const dir = join(agent.dir, "cwd-bin");
     mkdirSync(dir, { recursive: true });
