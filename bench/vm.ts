@@ -551,6 +551,14 @@ rows.push({
   value: statSync(join(import.meta.dir, "..", ".cache", "image", "initramfs.cpio")).size / MiB,
   unit: "MiB",
 });
+// What agentd adds to a root filesystem (the same two paths Dockerfile.guest copies in).
+const added = async (path: string) => Number((await sh(`du -sk ${path} | cut -f1`)).trim()) / 1024;
+rows.push({
+  metric: "image: what agentd adds, /.agentd (agentd, its ELF loader and libraries, agentd-exec)",
+  value: await added("/.agentd"),
+  unit: "MiB",
+});
+rows.push({ metric: "image: what agentd adds, /init", value: await added("/init"), unit: "MiB" });
 
 printTable("agentd in the guest (TCG, virtio-serial)", rows);
 writeFileSync(join(import.meta.dir, "..", "bench-vm.json"), JSON.stringify(rows, null, 2));
