@@ -1,0 +1,128 @@
+/*
+ * agentctl-splice: the relay's data path for one client (see relay.ts). Moves bytes between fd 3
+ * (the client's socket) and fd 4 (QEMU's socket for the agent port) with splice(2) through two
+ * pipes, so no byte passes through user space. First it copies what the relay had already read,
+ * from fd 0: a 32-bit little-endian length, that many bytes for the client (the core.ready frame
+ * and anything after it), then the rest, to its end, for QEMU.
+ *
+ * Why: the relay forwarding in JavaScript (node:net pipes) cost 0.35-0.44 s of host CPU per 256
+ * MiB and its latency held QEMU back: guest stdout and fs read were 20-28% faster with a client
+ * connected straight to QEMU's socket, and a splice loop got the same rates as that direct
+ * connection with 0.13 s of CPU per 256 MiB.
+ *
+ * Ends when either side ends or fails, after handing the other side what its pipe still holds;
+ * the relay then closes both connections. Exit status 0, or 1 when it could not start.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLIENT 3
+#define UPSTREAM 4
+/* Each direction's pipe: a few virtio buffers' worth beyond the socket buffers. */
+#define PIPE_SIZE (1 << 20)
+
+struct direction {
+  int from, to;
+  int pipe[2];
+  size_t held; /* bytes in the pipe */
+  int ended;   /* `from` reached its end or failed */
+};
+
+static int write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd p = {.fd = fd, .events = POLLOUT};
+      poll(&p, 1, -1);
+      continue;
+    }
+    if (w <= 0) return -1;
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Copies `limit` bytes (or all, to the end, when limit is -1) from fd 0 into `to`. */
+static int copy_pending(int to, long long limit) {
+  char buf[65536];
+  while (limit != 0) {
+    size_t want = limit < 0 || limit > (long long)sizeof buf ? sizeof buf : (size_t)limit;
+    ssize_t n = read(0, buf, want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return limit < 0 ? 0 : -1;
+    if (write_all(to, buf, (size_t)n) != 0) return -1;
+    if (limit > 0) limit -= n;
+  }
+  return 0;
+}
+
+/* What the relay read before the hand-over goes first, in order (see the top of this file). */
+static int send_pending(void) {
+  unsigned char head[4];
+  size_t have = 0;
+  while (have < sizeof head) {
+    ssize_t n = read(0, head + have, sizeof head - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    have += (size_t)n;
+  }
+  long long for_client = (long long)head[0] | (long long)head[1] << 8 | (long long)head[2] << 16 |
+                         (long long)head[3] << 24;
+  return copy_pending(CLIENT, for_client) == 0 && copy_pending(UPSTREAM, -1) == 0 ? 0 : -1;
+}
+
+/* Moves what it can now: socket into pipe (while there is room), pipe into the other socket. */
+static void pump(struct direction *d, short in_events, short out_events) {
+  if (!d->ended && d->held < PIPE_SIZE && (in_events & (POLLIN | POLLHUP | POLLERR))) {
+    ssize_t n = splice(d->from, NULL, d->pipe[1], NULL, PIPE_SIZE - d->held,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) d->held += (size_t)n;
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) d->ended = 1;
+  }
+  if (d->held > 0 && (out_events & (POLLOUT | POLLERR | POLLHUP))) {
+    ssize_t n = splice(d->pipe[0], NULL, d->to, NULL, d->held, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) d->held -= (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR) d->held = 0, d->ended = 1;
+  }
+}
+
+int main(void) {
+  if (send_pending() != 0) {
+    fprintf(stderr, "agentctl-splice: cannot hand over the first bytes: %s\n", strerror(errno));
+    return 1;
+  }
+  struct direction up = {.from = UPSTREAM, .to = CLIENT}, down = {.from = CLIENT, .to = UPSTREAM};
+  if (pipe2(up.pipe, O_NONBLOCK | O_CLOEXEC) != 0 || pipe2(down.pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    fprintf(stderr, "agentctl-splice: pipe: %s\n", strerror(errno));
+    return 1;
+  }
+  fcntl(up.pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
+  fcntl(down.pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
+  fcntl(CLIENT, F_SETFL, fcntl(CLIENT, F_GETFL) | O_NONBLOCK);
+  fcntl(UPSTREAM, F_SETFL, fcntl(UPSTREAM, F_GETFL) | O_NONBLOCK);
+  /* One side ending ends the connection (as the relay's own forwarding did), once what the
+     other side is still owed has gone to it. */
+  while (!((up.ended || down.ended) && up.held == 0 && down.held == 0)) {
+    struct pollfd p[2] = {
+        {.fd = UPSTREAM, .events = (short)((!up.ended && up.held < PIPE_SIZE ? POLLIN : 0) |
+                                           (down.held ? POLLOUT : 0))},
+        {.fd = CLIENT, .events = (short)((!down.ended && down.held < PIPE_SIZE ? POLLIN : 0) |
+                                         (up.held ? POLLOUT : 0))},
+    };
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    pump(&up, p[0].revents, p[1].revents);
+    pump(&down, p[1].revents, p[0].revents);
+  }
+  return 0;
+}

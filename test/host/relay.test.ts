@@ -1,0 +1,154 @@
+/**
+ * The VM relay (src/host/vm/relay.ts) against a stand-in for QEMU's socket, with its data path in
+ * the splice helper (dist/agentctl-splice) and, where that cannot run, in the relay itself: every
+ * byte in order both ways, what QEMU sent before the hand-over first, a fresh QEMU connection
+ * (with its own core.ready) for each client.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { SPLICE_HELPER } from "../../src/host/vm/relay.ts";
+import { encodeFrame } from "../../src/protocol/frame.ts";
+import { ROOT } from "./harness.ts";
+
+const READY = encodeFrame(0, {
+  type: "core.ready",
+  payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
+} as never);
+const MiB = 1024 * 1024;
+
+interface Rig {
+  client: string;
+  /** QEMU's side: each connection the relay made, in order. */
+  upstreams: Socket[];
+  stop(): Promise<void>;
+}
+
+const rigs: Rig[] = [];
+afterEach(async () => {
+  for (const r of rigs.splice(0)) await r.stop();
+});
+
+/** A stand-in QEMU that greets each connection with core.ready (and `extra`), and a relay. */
+async function rig(helper: string, extra: Uint8Array = new Uint8Array(0)): Promise<Rig> {
+  const dir = mkdtempSync(join(tmpdir(), "relay-test-"));
+  const port = join(dir, "port.sock");
+  const client = join(dir, "agent.sock");
+  const upstreams: Socket[] = [];
+  const qemu: Server = createServer((s) => {
+    upstreams.push(s);
+    s.write(Buffer.concat([READY, extra]));
+  });
+  await new Promise<void>((r) => qemu.listen(port, r));
+  // The relay watches a process it takes for QEMU and exits when it is gone.
+  const standIn = Bun.spawn(["sleep", "600"]);
+  const script = join(dir, "relay.ts");
+  writeFileSync(
+    script,
+    `import { runRelay } from ${JSON.stringify(join(ROOT, "src/host/vm/relay.ts"))};\n` +
+      `await runRelay(${JSON.stringify(client)}, ${JSON.stringify(port)}, ${standIn.pid}, null, ${JSON.stringify(helper)});\n`,
+  );
+  const relay: Subprocess = Bun.spawn([process.execPath, script], { stderr: "inherit" });
+  for (let i = 0; i < 100 && upstreams.length === 0; i++) await Bun.sleep(50);
+  const r: Rig = {
+    client,
+    upstreams,
+    async stop() {
+      standIn.kill();
+      relay.kill();
+      await relay.exited;
+      qemu.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  rigs.push(r);
+  return r;
+}
+
+/** Connects a client and collects what it receives. */
+async function open(path: string) {
+  const s = connect(path);
+  const chunks: Buffer[] = [];
+  s.on("data", (d: Buffer) => chunks.push(d));
+  await new Promise<void>((r, j) => s.once("connect", r).once("error", j));
+  return {
+    s,
+    received: () => Buffer.concat(chunks),
+    async until(n: number) {
+      for (let i = 0; i < 400 && Buffer.concat(chunks).length < n; i++) await Bun.sleep(25);
+      return Buffer.concat(chunks);
+    },
+  };
+}
+
+async function receivedBy(s: Socket, n: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on("data", (d: Buffer) => chunks.push(d));
+  for (let i = 0; i < 400 && Buffer.concat(chunks).length < n; i++) await Bun.sleep(25);
+  return Buffer.concat(chunks);
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const pattern = (n: number, seed: number) =>
+  Buffer.from(Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+
+const modes = [
+  { name: "through the splice helper", helper: SPLICE_HELPER },
+  { name: "forwarding in the relay itself (no helper)", helper: "/nonexistent/agentctl-splice" },
+];
+
+for (const { name, helper } of modes) {
+  describe(`relay ${name}`, () => {
+    test("the client gets core.ready, then 8 MiB from QEMU in order, and QEMU 8 MiB from the client", async () => {
+      const r = await rig(helper);
+      const c = await open(r.client);
+      expect((await c.until(READY.length)).subarray(0, READY.length)).toEqual(Buffer.from(READY));
+      const up = r.upstreams[r.upstreams.length - 1]!;
+      const down = pattern(8 * MiB, 7);
+      const upward = pattern(8 * MiB, 11);
+      const atQemu = receivedBy(up, upward.length);
+      up.write(down);
+      c.s.write(upward);
+      const got = await c.until(READY.length + down.length);
+      expect(got.length).toBe(READY.length + down.length);
+      expect(sha(got.subarray(READY.length))).toBe(sha(down));
+      expect(sha(await atQemu)).toBe(sha(upward));
+      c.s.destroy();
+    }, 30_000);
+
+    test("what QEMU sent right after core.ready, before the hand-over, reaches the client first", async () => {
+      const extra = Buffer.from("sent-before-the-client-came");
+      const r = await rig(helper, extra);
+      const c = await open(r.client);
+      const up = r.upstreams[r.upstreams.length - 1]!;
+      await c.until(READY.length + extra.length);
+      up.write("after");
+      const got = await c.until(READY.length + extra.length + 5);
+      expect(got.subarray(READY.length).toString()).toBe("sent-before-the-client-cameafter");
+      c.s.destroy();
+    }, 30_000);
+
+    test("a client that leaves ends its QEMU connection; the next client gets a fresh one with its own core.ready", async () => {
+      const r = await rig(helper);
+      const first = await open(r.client);
+      await first.until(READY.length);
+      const firstUp = r.upstreams[r.upstreams.length - 1]!;
+      const closed = new Promise<void>((res) => firstUp.once("close", () => res()));
+      first.s.destroy();
+      await closed;
+      const second = await open(r.client);
+      expect((await second.until(READY.length)).subarray(0, READY.length)).toEqual(Buffer.from(READY));
+      expect(r.upstreams.length).toBeGreaterThanOrEqual(2);
+      const secondUp = r.upstreams[r.upstreams.length - 1]!;
+      expect(secondUp).not.toBe(firstUp);
+      const atQemu = receivedBy(secondUp, 4);
+      second.s.write("ping");
+      expect((await atQemu).toString()).toBe("ping");
+      second.s.destroy();
+    }, 30_000);
+  });
+}
