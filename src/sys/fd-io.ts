@@ -115,7 +115,13 @@ export function wakePipe(): [number, number] {
 }
 
 const F_SETFL = 4;
+const F_DUPFD_CLOEXEC = 1030;
 const F_SETPIPE_SZ = 1031;
+
+/** A second descriptor for what `fd` refers to, close-on-exec (fcntl F_DUPFD_CLOEXEC). */
+export function dupFd(fd: number, subject: string): number {
+  return check(libc().fcntl(fd, F_DUPFD_CLOEXEC, 3), "fcntl(F_DUPFD_CLOEXEC)", subject);
+}
 
 /**
  * A pipe for a child's output: [read end (non-blocking, close-on-exec), write end (blocking,

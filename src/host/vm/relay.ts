@@ -21,10 +21,8 @@ import { MAX_FRAME_SIZE } from "../../protocol/constants.ts";
 import { decodeBody } from "../../protocol/frame.ts";
 import { alive } from "../process.ts";
 import { DIST_DIR } from "../paths.ts";
-import { closeFd, libc } from "../../sys/libc.ts";
-
-/** dup(2): the helper's own descriptor for a socket this process then lets go of; -1 on failure. */
-const dup = (fd: number): number => libc().dup(fd);
+import { dupFd } from "../../sys/fd-io.ts";
+import { closeFd } from "../../sys/libc.ts";
 
 /** The splice loop that carries a client's bytes once it has its connection (relay-splice.c). */
 export const SPLICE_HELPER = join(DIST_DIR, "agentctl-splice");
@@ -244,23 +242,23 @@ function spliceBetween(
   // What the streams had read ahead goes first, each to the other side, before any new byte.
   const fromUpstream = takeBuffered(upstream);
   const fromClient = takeBuffered(client);
-  const fds = [dup(clientFd), dup(upstreamFd)];
+  const fds: number[] = [];
   let helper: Subprocess | null = null;
   try {
-    if (fds[0]! >= 0 && fds[1]! >= 0) {
-      const toClient = Buffer.concat([...pending, ...fromUpstream]);
-      const head = Buffer.alloc(4);
-      head.writeUInt32LE(toClient.length);
-      helper = Bun.spawn([helperPath], {
-        // fd 0: a 32-bit length, that many bytes for the client first (the core.ready frame and
-        // anything after it), then the rest for QEMU first.
-        stdio: [Buffer.concat([head, toClient, ...fromClient]), "inherit", "inherit", fds[0]!, fds[1]!],
-      });
-    }
+    fds.push(dupFd(clientFd, "relay client"));
+    fds.push(dupFd(upstreamFd, "relay upstream"));
+    const toClient = Buffer.concat([...pending, ...fromUpstream]);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(toClient.length);
+    helper = Bun.spawn([helperPath], {
+      // fd 0: a 32-bit length, that many bytes for the client first (the core.ready frame and
+      // anything after it), then the rest for QEMU first.
+      stdio: [Buffer.concat([head, toClient, ...fromClient]), "inherit", "inherit", fds[0]!, fds[1]!],
+    });
   } catch (e) {
-    process.stderr.write(`relay: cannot start ${helperPath}: ${(e as Error).message}\n`);
+    process.stderr.write(`relay: cannot hand over to ${helperPath}: ${(e as Error).message}\n`);
   } finally {
-    for (const fd of fds) if (fd >= 0) closeFd(fd);
+    for (const fd of fds) closeFd(fd);
   }
   if (!helper) {
     // Back where they were, for this process's own forwarding.
