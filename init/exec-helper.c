@@ -106,12 +106,9 @@ static void exec_on_path(const char *file, char **argv) {
       b[z - p] = '/';
       memcpy(b + (z - p) + (z > p), file, k + 1);
       struct stat st;
-      if (stat(b, &st) == 0) {
-        execve(b, argv, environ);
-        last = errno;
-      } else {
-        last = errno;
-      }
+      /* Either call's errno says why this directory did not do. */
+      if (stat(b, &st) == 0) execve(b, argv, environ);
+      last = errno;
       if (last == EACCES) seen_eacces = 1;
       else if (last != ENOENT && last != ENOTDIR) return;
     }
