@@ -20,6 +20,13 @@ const armedOutputs = (t: Int32Array): Armed[] => {
   out.length = collectArmed(t, out);
   return out;
 };
+/** A table with slots 0, 1, 2 armed for reading on descriptors 10, 11, 12, all in use. */
+function threeArmed(): Int32Array {
+  const t = new Int32Array(newOutputTable());
+  for (let s = 0; s < 3; s++) setSlot(t, s, 10 + s, 1);
+  setUsed(t, 3);
+  return t;
+}
 /** revents by index, as the port thread reads them from its poll set. */
 const of = (revents: number[]) => (i: number) => revents[i] ?? 0;
 
@@ -37,11 +44,7 @@ test("only armed slots below the high-water mark are polled", () => {
 });
 
 test("a reported slot is disarmed: one report per arming, for data and for the end", () => {
-  const t = new Int32Array(newOutputTable());
-  setSlot(t, 0, 10, 1);
-  setSlot(t, 1, 11, 1);
-  setSlot(t, 2, 12, 1);
-  setUsed(t, 3);
+  const t = threeArmed();
   const armed = armedOutputs(t);
   expect(takeReady(t, armed, of([POLLIN, 0, POLLHUP]))).toEqual([0, 2]);
   expect(armedOutputs(t)).toEqual([{ slot: 1, fd: 11, events: 1 }]);
@@ -75,11 +78,7 @@ test("a stdin slot is polled for POLLOUT, and re-arming for the other direction 
 });
 
 test("the port thread's collection reuses its entries round after round, and counts only the current ones", () => {
-  const t = new Int32Array(newOutputTable());
-  setSlot(t, 0, 10, 1);
-  setSlot(t, 1, 11, 1);
-  setSlot(t, 2, 12, 1);
-  setUsed(t, 3);
+  const t = threeArmed();
   const into: Armed[] = [];
   expect(collectArmed(t, into)).toBe(3);
   const objects = [...into];
