@@ -4,6 +4,7 @@
  * answered where the protocol has an answer; only the link closing ends a connection. When it
  * closes, its exec sessions are killed (SIGKILL to their process groups) and its uploads dropped.
  */
+import type { PortCopier } from "./port/copier.ts";
 import { describe } from "../errors.ts";
 import {
   encodeDataFrameHead,
@@ -34,6 +35,7 @@ export interface ConnectionEvents {
 export class Connection implements SessionContext {
   readonly queue: OutputQueue;
   readonly budget: InboundBudget;
+  readonly copier: PortCopier | null;
   readonly exec = new Map<number, ExecSession>();
   readonly fs: FsHandlers;
   #decoder = new FrameDecoder(allocFrame);
@@ -45,6 +47,7 @@ export class Connection implements SessionContext {
     readonly events: ConnectionEvents,
   ) {
     this.queue = new OutputQueue(link);
+    this.copier = link.copier ?? null;
     this.budget = new InboundBudget(
       () => link.pause(),
       () => link.resume(),

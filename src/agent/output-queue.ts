@@ -17,6 +17,13 @@
 /** Where queued bytes go. `write` returns how many bytes it took (0..length). */
 export interface ByteSink {
   write(bytes: Uint8Array): number;
+  /**
+   * A sink another thread also writes frames to (the virtio port, port-lock.ts): `begin` before a
+   * frame's first byte says whether this side may write it now (if not, the sink calls back
+   * through the connection's drained() once it may), `release` after its last byte.
+   */
+  begin?(): boolean;
+  release?(): void;
 }
 
 /**
@@ -72,6 +79,8 @@ export class OutputQueue {
   #bulk: Item[] = [];
   /** The frame being written: it must finish before anything else. */
   #current: Item | null = null;
+  /** The sink's begin() said yes for the current item (release it after its last byte). */
+  #began = false;
   #currentBulk = false;
   #bulkBytes = 0;
   #urgentBytes = 0;
@@ -126,21 +135,20 @@ export class OutputQueue {
   }
 
   /** Makes the next item current: urgent first; a new bulk item only while the slice lasts. */
-  #next(): boolean {
+  #next(sink: ByteSink): boolean {
     if (this.#current) return true;
-    const urgent = this.#urgent.shift();
-    if (urgent) {
-      this.#current = urgent;
-      this.#currentBulk = false;
-      return true;
-    }
-    const bulk = this.#sliceUsed < this.slice ? this.#bulk.shift() : undefined;
-    if (bulk) {
-      this.#current = bulk;
-      this.#currentBulk = true;
-      return true;
-    }
-    return false;
+    const urgent = this.#urgent.length > 0;
+    const lane = urgent ? this.#urgent : this.#sliceUsed < this.slice ? this.#bulk : null;
+    const item = lane?.[0];
+    if (!item) return false;
+    // An empty item (whenWritten's mark) is written by no one and needs no turn at the port.
+    const began = sizeOf(item) > 0;
+    if (began && sink.begin && !sink.begin()) return false;
+    lane!.shift();
+    this.#current = item;
+    this.#currentBulk = !urgent;
+    this.#began = began;
+    return true;
   }
 
   /** Writes the current item's next part; returns the bytes written and whether it finished. */
@@ -167,7 +175,7 @@ export class OutputQueue {
    */
   flush(): void {
     const sink = this.#sink;
-    while (sink && this.#next()) {
+    while (sink && this.#next(sink)) {
       const { n, finished } = this.#writeCurrent(sink);
       if (this.#currentBulk) {
         this.#bulkBytes -= n;
@@ -176,6 +184,8 @@ export class OutputQueue {
       if (!finished) break;
       const done = this.#current!.done;
       this.#current = null;
+      if (this.#began) sink.release?.();
+      this.#began = false;
       done?.();
     }
     // The next slice starts in a later turn, after the loop has looked at its other work.
@@ -190,6 +200,16 @@ export class OutputQueue {
     if (this.#bulkBytes < this.highWater) this.#wake();
   }
 
+  /**
+   * Resolves once every urgent frame queued before this call is written (or the queue is closed):
+   * output another thread writes (copy-pump.ts) must not overtake a session's `started`.
+   */
+  whenWritten(): Promise<void> {
+    return new Promise((resolve) =>
+      this.#enqueue({ head: new Uint8Array(0), data: null, done: resolve }, false),
+    );
+  }
+
   /** Resolves when the bulk lane is below its high-water mark (or closed); null when it is now. */
   room(): Promise<void> | null {
     if (this.#closed || this.#bulkBytes < this.highWater) return null;
@@ -199,6 +219,9 @@ export class OutputQueue {
   /** Drops everything (the host went away), hands every buffer back, releases every producer. */
   close(): void {
     this.#closed = true;
+    // A frame cut short, or a turn at the port still awaited, is given up: the port is free.
+    this.#sink?.release?.();
+    this.#began = false;
     this.#sink = null;
     const dropped = [...(this.#current ? [this.#current] : []), ...this.#urgent, ...this.#bulk];
     this.#urgent = [];

@@ -7,11 +7,14 @@ import type { Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import type { InboundBudget } from "./inbound-budget.ts";
 import type { OutputQueue } from "./output-queue.ts";
+import type { PortCopier } from "./port/copier.ts";
 
 export interface SessionContext {
   readonly config: AgentConfig;
   readonly queue: OutputQueue;
   readonly budget: InboundBudget;
+  /** Copies output pipes to the host off the main thread (the virtio port only); else null. */
+  readonly copier: PortCopier | null;
   /** Sends a frame; `bulk` puts it in the output queue's bulk lane (pipe output, fs.data). */
   send(id: number, message: Message, bulk?: boolean): void;
   /**

@@ -40,8 +40,12 @@ export function readFdAt(fd: number, address: number, length: number, subject: s
 
 /** write(2): bytes written, or -EAGAIN when the descriptor cannot take more now. */
 export function writeFd(fd: number, buf: Uint8Array, subject: string): number {
-  if (buf.length === 0) return 0;
-  const n = Number(libc().write(fd, ptr(buf), buf.length));
+  return buf.length === 0 ? 0 : writeFdAt(fd, ptr(buf), buf.length, subject);
+}
+
+/** write(2) from raw memory at `address`: as writeFd, for a loop that must not make a view per call. */
+export function writeFdAt(fd: number, address: number, length: number, subject: string): number {
+  const n = Number(libc().write(fd, address as Pointer, length));
   if (n >= 0) return n;
   const e = errnoNow();
   if (e === EAGAIN || e === EINTR) return -EAGAIN;
@@ -105,6 +109,22 @@ const FIONREAD = 0x541b;
 export function bytesReadable(fd: number): number {
   const n = new Int32Array(1);
   return libc().ioctl(fd, FIONREAD, ptr(n)) === 0 ? n[0]! : 0;
+}
+
+/**
+ * socketpair(2), a stream both ways, non-blocking and close-on-exec: a stand-in for the virtio
+ * port (one descriptor read and written, POLLHUP once the other end is gone) where there is none.
+ */
+export function socketPair(): [number, number] {
+  const AF_UNIX = 1;
+  const SOCK_STREAM = 1;
+  const fds = new Int32Array(2);
+  check(
+    libc().socketpair(AF_UNIX, SOCK_STREAM | O_NONBLOCK | O_CLOEXEC, 0, ptr(fds)),
+    "socketpair",
+    "port stand-in",
+  );
+  return [fds[0]!, fds[1]!];
 }
 
 /** pipe2(2) with O_CLOEXEC|O_NONBLOCK: [read end, write end]. */

@@ -28,7 +28,22 @@ export const PIPE_CAPACITY = 1024 * 1024;
 /** Reads smaller than this are copied out and their buffer returned at once (see #run). */
 const COPY_BELOW = 64 * 1024;
 
-export class Pump {
+/** What a session needs of the mover of one output pipe (this pump, or copy-pump.ts). */
+export interface OutputPump {
+  /** Resolves once the pipe is at its end or the pump was cancelled, and the pipe is closed. */
+  readonly done: Promise<void>;
+  /** When output last moved (performance.now()). */
+  readonly lastActivity: number;
+  /** Held back by agentd's side or the host, not by a quiet pipe. */
+  readonly heldBack: boolean;
+  /** True while bytes owed by oweWhatIsThere are still unread. */
+  readonly owes: boolean;
+  oweWhatIsThere(): void;
+  recheck(): void;
+  cancel(): void;
+}
+
+export class Pump implements OutputPump {
   lastActivity = performance.now();
   waitingForRoom = false;
   readonly done: Promise<void>;

@@ -10,7 +10,8 @@ import type { AgentConfig } from "../config.ts";
 import type { SessionContext } from "../session-context.ts";
 import type { Emit } from "../output-queue.ts";
 import { buildEnv } from "./env.ts";
-import { Pump } from "./pump.ts";
+import { Pump, type OutputPump } from "./pump.ts";
+import { CopyPump } from "./copy-pump.ts";
 import { rlimitArgs } from "./rlimits.ts";
 import { exitStatus, spawnChild, type ExitStatus, type OutputFds } from "./spawn.ts";
 import { StdinSpill } from "./stdin-spill.ts";
@@ -63,7 +64,7 @@ function cwdArgs(req: FullExecRequest): string[] {
 export class ExecSession {
   #proc: Subprocess | null = null;
   #stdin: StdinWriter;
-  #pumps: Pump[] = [];
+  #pumps: OutputPump[] = [];
   #ttyActivity = 0;
   #ttyClosed = false;
   #finished = false;
@@ -123,9 +124,15 @@ export class ExecSession {
       (type: "core.exec.stdout" | "core.exec.stderr"): Emit =>
       (data, done) =>
         this.ctx.sendData(this.id, type, data, true, done);
+    const copier = this.ctx.copier;
+    // On the virtio port the port thread copies the pipes itself (copy-pump.ts).
+    const pump = (fd: number, type: "core.exec.stdout" | "core.exec.stderr", name: string): OutputPump =>
+      copier
+        ? new CopyPump(fd, this.ctx.queue, copier, this.id, type)
+        : new Pump(fd, this.ctx.queue, emit(type), `${name} of exec ${this.id}`);
     this.#pumps = [
-      new Pump(output.stdout, this.ctx.queue, emit("core.exec.stdout"), `stdout of exec ${this.id}`),
-      new Pump(output.stderr, this.ctx.queue, emit("core.exec.stderr"), `stderr of exec ${this.id}`),
+      pump(output.stdout, "core.exec.stdout", "stdout"),
+      pump(output.stderr, "core.exec.stderr", "stderr"),
     ];
   }
 
@@ -194,6 +201,8 @@ export class ExecSession {
 
   /** Ends the session's process group at once (its host went away). */
   kill(): void {
+    // No host takes the output any more (a pump of the port thread would wait for one).
+    for (const p of this.#pumps) p.cancel();
     const pid = this.#proc?.pid;
     if (!pid) return;
     try {

@@ -18,17 +18,20 @@ import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 import { bootTimeNs } from "../../sys/clock.ts";
 import { startReader } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
+import { PortCopier } from "./copier.ts";
+import { CONTROL_WORDS, mainBegin, mainRelease } from "./port-lock.ts";
 
 type WorkerMessage =
   | { kind: "up" | "down" | "writable" }
   | { kind: "data"; slot: number; length: number }
   | { kind: "outputs"; ready: number[] }
+  | { kind: "copies"; ended: number[] }
   | { kind: "error"; message: string };
 
 export function servePort(path: string, agent: Agent): void {
   const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   const [wakeRead, wakeWrite] = wakePipe();
-  const control = new SharedArrayBuffer(8);
+  const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
   const flags = new Int32Array(control);
   const inbox = new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK);
   const slots = new SharedArrayBuffer(4 * INBOX_SLOTS);
@@ -37,9 +40,16 @@ export function servePort(path: string, agent: Agent): void {
   // The children's output pipes are polled by the same Worker (one VM, not two).
   const outputs = new OutputPoller(wake);
   installOutputPoller(outputs);
+  // Children's output pipes are copied to the port by the same Worker (copy-loop.ts).
+  const copier = new PortCopier(wake);
   let conn: Connection | null = null;
 
   const link: Link = {
+    copier,
+    begin: () => mainBegin(flags),
+    release() {
+      if (mainRelease(flags)) wake();
+    },
     write(bytes) {
       let at = 0;
       while (at < bytes.length) {
@@ -103,12 +113,23 @@ export function servePort(path: string, agent: Agent): void {
       case "outputs":
         outputs.onReady(m.ready);
         return;
+      case "copies":
+        copier.onEnded(m.ended);
+        return;
       case "error":
         log("warn", `port ${path}: ${m.message}`);
     }
   };
   worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  const init: ReaderInit = { fd, wakeFd: wakeRead, control, inbox, slots, outputs: outputs.table };
+  const init: ReaderInit = {
+    fd,
+    wakeFd: wakeRead,
+    control,
+    inbox,
+    slots,
+    outputs: outputs.table,
+    copies: copier.table,
+  };
   worker.postMessage(init);
   log("info", `serving on ${path}`);
 }

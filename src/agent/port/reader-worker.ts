@@ -18,11 +18,19 @@
  *
  * Children's pipes (exec/output-poller.ts owns the table): posts { kind: "outputs", ready: [slot] }
  * for armed slots that are readable (output) or writable (stdin), at their end, or failed,
- * disarming each (one report per arming; the main thread does all the reading and writing).
+ * disarming each (one report per arming; the main thread does the reading and writing).
+ *
+ * Output pipes handed over for copying (port/copy-table.ts): reads them and writes their frames to
+ * the port itself (copy-loop.ts), taking turns with the main thread at frame boundaries
+ * (port-lock.ts); posts { kind: "copies", ended: [slot, code, ...] } when copies end, and
+ * { kind: "writable" } when it lets go of the port the main thread waits for.
  */
 import { ptr } from "bun:ffi";
 import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/fd-io.ts";
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
+import { CopyLoop } from "./copy-loop.ts";
+import { MAX_COPIES } from "./copy-table.ts";
+import { workerMay, WORKER_WAITING } from "./port-lock.ts";
 
 declare const self: Worker;
 
@@ -44,9 +52,11 @@ export interface ReaderInit {
   slots: SharedArrayBuffer;
   /** The output poller's table (output-table.ts). */
   outputs: SharedArrayBuffer;
+  /** The copies' table (copy-table.ts); absent in host mode. */
+  copies?: SharedArrayBuffer;
 }
 
-function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
+function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit): void {
   const flags = new Int32Array(control);
   const state = new Int32Array(slots);
   const table = new Int32Array(outputs);
@@ -55,13 +65,22 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
   // allocates: what it allocates per round piles up (a view and a BigInt per 4 KiB read made the
   // Worker's heap 10 MB). Reads go to raw addresses in the inbox and the poll set is reused.
   const inboxAt = ptr(new Uint8Array(inbox));
-  const set = new PollSet(2 + MAX_WATCHED);
+  const set = new PollSet(2 + MAX_WATCHED + MAX_COPIES);
   const armed: Armed[] = [];
   const armedRevents = (i: number) => set.revents(2 + i);
   const wakeBuf = new Uint8Array(64);
   // Not an inbox slot: the main thread may still be reading those.
   const scratch = new Uint8Array(64 * 1024);
   let connected: boolean | null = null;
+  const copy =
+    fd >= 0 && copies
+      ? new CopyLoop(fd, new Int32Array(copies), flags, {
+          ended: (list) => self.postMessage({ kind: "copies", ended: list }),
+          portFree: () => self.postMessage({ kind: "writable" }),
+        })
+      : null;
+  /** Poll-set index of copy entry i, or -1 when it is not polled this round. */
+  const copyIndex: number[] = [];
   const setConnected = (up: boolean) => {
     if (connected !== up) {
       connected = up;
@@ -72,13 +91,19 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
     try {
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
-      const events = (paused ? 0 : POLLIN) | (wantWrite ? POLLOUT : 0);
+      const copyCount = copy ? copy.collect() : 0;
+      // Pipes are polled for copying only when a frame may start now: the port is not full and
+      // not the main thread's. Else the main thread's release wakes this loop.
+      const copying = copy !== null && copyCount > 0 && connected === true && !copy.pending && mayCopy(flags);
+      const events = (paused ? 0 : POLLIN) | (wantWrite || copy?.pending ? POLLOUT : 0);
       const count = collectArmed(table, armed);
       set.clear();
       // poll(2) ignores a negative descriptor: host mode's missing port.
       set.add(fd, events);
       set.add(wakeFd, POLLIN);
       for (let i = 0; i < count; i++) set.add(armed[i]!.fd, armed[i]!.events);
+      for (let i = 0; i < copyCount; i++)
+        copyIndex[i] = copying && !copy!.entries[i]!.cancel ? set.add(copy!.entries[i]!.fd, POLLIN) : -1;
       set.poll(connected === false ? HUP_RETRY_MS : -1);
       const port = set.revents(0);
       if (set.revents(1) & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
@@ -90,8 +115,10 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
         // so POLLIN cannot mean "a host is back": taking it for one made agentd open and close
         // a connection, with a core.ready for nobody, every HUP_RETRY_MS while the host was away.
         if (connected !== false) {
-          // What the host that left still had in the port is its, not the next host's.
+          // What the host that left still had in the port is its, not the next host's; a frame
+          // half written to it is lost with it.
           discardPending(fd, scratch);
+          copy?.dropPending();
           setConnected(false);
         }
         // POLLHUP is level-triggered: wait before polling again instead of spinning.
@@ -99,6 +126,7 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
         continue;
       }
       setConnected(true);
+      if (port & POLLOUT && copy?.pending) copy.writePending();
       if (port & POLLOUT && wantWrite) {
         Atomics.store(flags, 1, 0);
         self.postMessage({ kind: "writable" });
@@ -123,11 +151,24 @@ function run({ fd, wakeFd, control, inbox, slots, outputs }: ReaderInit): void {
           Bun.sleepSync(HUP_RETRY_MS);
         }
       }
+      // A few frames per readable pipe per round: sessions take turns.
+      for (let i = 0; i < copyCount && copying; i++)
+        if (copyIndex[i]! >= 0 && set.revents(copyIndex[i]!) !== 0) copy!.copyFrom(i);
     } catch (e) {
       self.postMessage({ kind: "error", message: e instanceof Error ? e.message : String(e) });
       Bun.sleepSync(100);
     }
   }
+}
+
+/**
+ * True when a frame may start now. If not (the main thread has the port or waits for it), says
+ * that this thread waits, so the main thread's release wakes it, and looks once more.
+ */
+function mayCopy(control: Int32Array): boolean {
+  if (workerMay(control)) return true;
+  Atomics.store(control, WORKER_WAITING, 1);
+  return workerMay(control);
 }
 
 /** Reads and drops what the port holds, up to MAX_STALE_BYTES (a host that left sends no more). */

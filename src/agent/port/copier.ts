@@ -1,0 +1,90 @@
+/**
+ * The main thread's side of the pipes the port thread copies to the host itself
+ * (port/copy-loop.ts): it hands a pipe over, learns how far the copy got, cancels it, and hears
+ * when it ended. Only the virtio port has one; host mode's socket is written by the main thread.
+ */
+import {
+  cancelCopy,
+  freeCopy,
+  bytesCopied,
+  MAX_COPIES,
+  newCopyTable,
+  portBlocked,
+  startCopy,
+  type CopyType,
+  END_CANCELLED,
+  END_EOF,
+} from "./copy-table.ts";
+
+export type CopyEnd = "eof" | "error" | "cancelled";
+
+export class PortCopier {
+  readonly table = newCopyTable();
+  readonly #t = new Int32Array(this.table);
+  readonly #ends = new Map<number, (end: CopyEnd) => void>();
+  readonly #free: number[] = [];
+  #used = 0;
+  #slotWaiters: (() => void)[] = [];
+
+  /** `poke` wakes the port thread so it reads the table again. */
+  constructor(readonly poke: () => void) {}
+
+  /** Starts copying `fd` (its read end) as `type` frames of session `id`; waits for a free slot. */
+  async start(fd: number, id: number, type: CopyType): Promise<CopyJob> {
+    while (this.#free.length === 0 && this.#used >= MAX_COPIES)
+      await new Promise<void>((r) => this.#slotWaiters.push(r));
+    const slot = this.#free.pop() ?? this.#used++;
+    const ended = new Promise<CopyEnd>((resolve) => this.#ends.set(slot, resolve));
+    startCopy(this.#t, slot, fd, id, type);
+    this.poke();
+    return new CopyJob(this, slot, ended);
+  }
+
+  /** The port thread's report: [slot, code, ...] ended; their slots are free again. */
+  onEnded(list: readonly number[]): void {
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const slot = list[i]!;
+      const code = list[i + 1]!;
+      const resolve = this.#ends.get(slot);
+      if (!resolve) continue;
+      this.#ends.delete(slot);
+      freeCopy(this.#t, slot);
+      this.#free.push(slot);
+      this.#slotWaiters.shift()?.();
+      resolve(code === END_EOF ? "eof" : code === END_CANCELLED ? "cancelled" : "error");
+    }
+  }
+
+  copied(slot: number): number {
+    return bytesCopied(this.#t, slot);
+  }
+
+  cancel(slot: number): void {
+    if (!this.#ends.has(slot)) return;
+    cancelCopy(this.#t, slot);
+    this.poke();
+  }
+
+  /** The port thread holds a frame the port has not taken whole (the host reads slowly). */
+  get portBlocked(): boolean {
+    return portBlocked(this.#t);
+  }
+}
+
+/** One pipe being copied. `ended` resolves once its last frame is out (or it was cancelled). */
+export class CopyJob {
+  constructor(
+    readonly copier: PortCopier,
+    readonly slot: number,
+    readonly ended: Promise<CopyEnd>,
+  ) {}
+
+  /** Bytes read from the pipe so far, modulo 2^32. */
+  get copied(): number {
+    return this.copier.copied(this.slot);
+  }
+
+  cancel(): void {
+    this.copier.cancel(this.slot);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The table of pipes the port thread copies to the host itself (port/copy-loop.ts), shared with
+ * the main thread (port/copier.ts), Int32: [0] slots in use (a high-water mark), [1] 1 while the
+ * port thread holds a frame the port has not taken whole (the host is slow), then per slot:
+ *   FD      the pipe's read end (the main thread closes it once the copy ended)
+ *   STATE   FREE, COPYING (set by the main thread), ENDED (set by the port thread)
+ *   ID      the session id of the frames
+ *   TYPE    which frames: TYPE_STDOUT or TYPE_STDERR
+ *   READ    bytes read from the pipe so far, modulo 2^32 (Atomics.add wraps)
+ *   CANCEL  1: stop at the next frame boundary (set by the main thread)
+ *   END     why it ended: END_EOF, END_ERROR, END_CANCELLED
+ * Pure functions over the array, used from both sides.
+ */
+import type { DataMessageType } from "../../protocol/frame.ts";
+
+/** Copies at once: two per exec session (stdout and stderr). */
+export const MAX_COPIES = 1024;
+
+const HEADER = 2;
+const WORDS = 7;
+const FD = 0;
+const STATE = 1;
+const ID = 2;
+const TYPE = 3;
+const READ = 4;
+const CANCEL = 5;
+const END = 6;
+
+const FREE = 0;
+const COPYING = 1;
+const ENDED = 2;
+
+export const END_EOF = 1;
+export const END_ERROR = 2;
+export const END_CANCELLED = 3;
+export type EndCode = typeof END_EOF | typeof END_ERROR | typeof END_CANCELLED;
+
+const TYPES: readonly DataMessageType[] = ["core.exec.stdout", "core.exec.stderr"];
+export type CopyType = "core.exec.stdout" | "core.exec.stderr";
+
+export function newCopyTable(): SharedArrayBuffer {
+  return new SharedArrayBuffer(4 * (HEADER + MAX_COPIES * WORDS));
+}
+
+const at = (slot: number, word: number) => HEADER + slot * WORDS + word;
+
+/** Main thread: arms `slot` to copy `fd` as frames of `type` for session `id`. */
+export function startCopy(t: Int32Array, slot: number, fd: number, id: number, type: CopyType): void {
+  Atomics.store(t, at(slot, FD), fd);
+  Atomics.store(t, at(slot, ID), id);
+  Atomics.store(t, at(slot, TYPE), TYPES.indexOf(type));
+  Atomics.store(t, at(slot, READ), 0);
+  Atomics.store(t, at(slot, CANCEL), 0);
+  Atomics.store(t, at(slot, END), 0);
+  Atomics.store(t, at(slot, STATE), COPYING);
+  if (slot >= Atomics.load(t, 0)) Atomics.store(t, 0, slot + 1);
+}
+
+export function cancelCopy(t: Int32Array, slot: number): void {
+  Atomics.store(t, at(slot, CANCEL), 1);
+}
+
+export function freeCopy(t: Int32Array, slot: number): void {
+  Atomics.store(t, at(slot, STATE), FREE);
+}
+
+/** Bytes read from the slot's pipe so far, modulo 2^32 (as a signed Int32). */
+export function bytesCopied(t: Int32Array, slot: number): number {
+  return Atomics.load(t, at(slot, READ));
+}
+
+/** The port thread holds a frame the port has not taken whole. */
+export function portBlocked(t: Int32Array): boolean {
+  return Atomics.load(t, 1) === 1;
+}
+
+export function setPortBlocked(t: Int32Array, blocked: boolean): void {
+  Atomics.store(t, 1, blocked ? 1 : 0);
+}
+
+/** One copy as the port thread sees it (objects reused from round to round). */
+export interface CopyEntry {
+  slot: number;
+  fd: number;
+  id: number;
+  type: DataMessageType;
+  cancel: boolean;
+}
+
+/**
+ * The slots being copied now into `into`, reusing its objects (the port thread's loop runs this
+ * every round and must not make garbage per copy); returns how many entries are current.
+ */
+export function collectCopies(t: Int32Array, into: CopyEntry[]): number {
+  const used = Atomics.load(t, 0);
+  let n = 0;
+  for (let s = 0; s < used; s++) {
+    if (Atomics.load(t, at(s, STATE)) !== COPYING) continue;
+    const e = (into[n] ??= { slot: 0, fd: -1, id: 0, type: TYPES[0]!, cancel: false });
+    e.slot = s;
+    e.fd = Atomics.load(t, at(s, FD));
+    e.id = Atomics.load(t, at(s, ID));
+    e.type = TYPES[Atomics.load(t, at(s, TYPE))] ?? TYPES[0]!;
+    e.cancel = Atomics.load(t, at(s, CANCEL)) === 1;
+    n++;
+  }
+  return n;
+}
+
+/** Port thread: `n` more bytes were read from the slot's pipe. */
+export function addCopied(t: Int32Array, slot: number, n: number): void {
+  Atomics.add(t, at(slot, READ), n);
+}
+
+/** Port thread: the copy ended (the main thread is told, then closes the pipe and frees the slot). */
+export function endCopy(t: Int32Array, slot: number, code: EndCode): void {
+  Atomics.store(t, at(slot, END), code);
+  Atomics.store(t, at(slot, STATE), ENDED);
+}

@@ -1,0 +1,143 @@
+/**
+ * The port lock (src/agent/port/port-lock.ts) between the main thread and the port thread, and
+ * the output queue taking its turns at a sink shared that way: frames whole, the main thread
+ * first, no release missed by either side.
+ */
+import { describe, expect, test } from "bun:test";
+import {
+  CONTROL_WORDS,
+  FREE,
+  MAIN,
+  MAIN_WAITING,
+  mainBegin,
+  mainRelease,
+  OWNER,
+  WORKER,
+  WORKER_WAITING,
+  workerBegin,
+  workerMay,
+  workerRelease,
+} from "../../src/agent/port/port-lock.ts";
+import { OutputQueue } from "../../src/agent/output-queue.ts";
+
+const control = () => new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
+
+describe("port lock", () => {
+  test("a free port goes to whoever asks; the other waits and says so", () => {
+    const c = control();
+    expect(mainBegin(c)).toBe(true);
+    expect(Atomics.load(c, OWNER)).toBe(MAIN);
+    expect(workerBegin(c)).toBe(false);
+    expect(Atomics.load(c, WORKER_WAITING)).toBe(1);
+    // The main thread's release tells it to wake the port thread.
+    expect(mainRelease(c)).toBe(true);
+    expect(workerBegin(c)).toBe(true);
+    expect(Atomics.load(c, WORKER_WAITING)).toBe(0);
+    expect(mainBegin(c)).toBe(false);
+    expect(Atomics.load(c, MAIN_WAITING)).toBe(1);
+    // The port thread's release tells it to tell the main thread.
+    expect(workerRelease(c)).toBe(true);
+    expect(mainBegin(c)).toBe(true);
+    expect(Atomics.load(c, MAIN_WAITING)).toBe(0);
+    expect(mainRelease(c)).toBe(false);
+    expect(Atomics.load(c, OWNER)).toBe(FREE);
+  });
+
+  test("the main thread goes first: while it waits, the port thread starts no frame on a free port", () => {
+    const c = control();
+    expect(workerBegin(c)).toBe(true);
+    expect(mainBegin(c)).toBe(false);
+    expect(workerRelease(c)).toBe(true);
+    expect(Atomics.load(c, OWNER)).toBe(FREE);
+    expect(workerMay(c)).toBe(false);
+    expect(workerBegin(c)).toBe(false);
+    expect(mainBegin(c)).toBe(true);
+    expect(mainRelease(c)).toBe(true); // the port thread said it waits
+    expect(workerMay(c)).toBe(true);
+    expect(workerBegin(c)).toBe(true);
+    expect(Atomics.load(c, OWNER)).toBe(WORKER);
+  });
+
+  test("a release by one side never takes the port from the other", () => {
+    const c = control();
+    expect(workerBegin(c)).toBe(true);
+    mainRelease(c); // the queue closing while the port thread writes
+    expect(Atomics.load(c, OWNER)).toBe(WORKER);
+    workerRelease(c);
+    expect(mainBegin(c)).toBe(true);
+    workerRelease(c); // a host gone away while the main thread writes
+    expect(Atomics.load(c, OWNER)).toBe(MAIN);
+  });
+});
+
+describe("output queue at a shared sink", () => {
+  /** A sink the test hands back and forth: `free` is whether the other side lets go. */
+  const shared = () => {
+    const out: number[] = [];
+    const s = {
+      free: true,
+      held: false,
+      releases: 0,
+      out,
+      sink: {
+        write: (b: Uint8Array) => {
+          if (!s.held) throw new Error("wrote without the port");
+          out.push(...b);
+          return b.length;
+        },
+        begin: () => (s.free ? (s.held = true) : false),
+        release: () => {
+          s.held = false;
+          s.releases++;
+        },
+      },
+    };
+    return s;
+  };
+
+  test("a frame starts only with the port and releases it after its last byte; the rest waits for flush", () => {
+    const s = shared();
+    const q = new OutputQueue(s.sink, 100);
+    s.free = false;
+    q.push(Uint8Array.of(1, 2));
+    q.pushData(Uint8Array.of(3), Uint8Array.of(4, 5), true, null);
+    expect(s.out).toEqual([]);
+    expect(q.bytes).toBe(5);
+    s.free = true;
+    q.flush();
+    expect(s.out).toEqual([1, 2, 3, 4, 5]);
+    expect(s.releases).toBe(2);
+    expect(s.held).toBe(false);
+  });
+
+  test("whenWritten resolves once the frames queued before it are out, with no turn at the port of its own", async () => {
+    const s = shared();
+    const q = new OutputQueue(s.sink, 100);
+    s.free = false;
+    q.push(Uint8Array.of(9));
+    let written = false;
+    const w = q.whenWritten().then(() => (written = true));
+    await Bun.sleep(1);
+    expect(written).toBe(false);
+    s.free = true;
+    q.flush();
+    await w;
+    expect(s.out).toEqual([9]);
+    expect(s.releases).toBe(1);
+  });
+
+  test("closing the queue gives the port back, also mid-frame", async () => {
+    const s = shared();
+    let take = 1;
+    const sink = { ...s.sink, write: (b: Uint8Array) => Math.min(take--, b.length) };
+    const q = new OutputQueue(sink, 100);
+    q.push(Uint8Array.of(1, 2, 3));
+    expect(s.held).toBe(true);
+    let written = false;
+    const w = q.whenWritten().then(() => (written = true));
+    q.close();
+    await w;
+    expect(written).toBe(true);
+    expect(s.held).toBe(false);
+  });
+});
