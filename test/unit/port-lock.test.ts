@@ -1,7 +1,8 @@
 /**
  * The port lock (src/agent/port/port-lock.ts) between the main thread and the port thread, and
  * the output queue taking its turns at a sink shared that way: frames whole, the main thread
- * first, no release missed by either side.
+ * first, no release missed by either side. And the table of copies the two threads share
+ * (copy-table.ts, copier.ts): connection epochs, the wrapping byte count, cancels by the owner.
  */
 import { describe, expect, test } from "bun:test";
 import {
@@ -19,6 +20,17 @@ import {
   workerRelease,
 } from "../../src/agent/port/port-lock.ts";
 import { OutputQueue } from "../../src/agent/output-queue.ts";
+import {
+  addCopied,
+  bytesCopied,
+  collectCopies,
+  END_EOF,
+  newCopyTable,
+  nextEpoch,
+  startCopy,
+  type CopyEntry,
+} from "../../src/agent/port/copy-table.ts";
+import { PortCopier } from "../../src/agent/port/copier.ts";
 
 const control = () => new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
 
@@ -139,5 +151,55 @@ describe("output queue at a shared sink", () => {
     await w;
     expect(written).toBe(true);
     expect(s.held).toBe(false);
+  });
+});
+
+describe("copy table", () => {
+  test("a copy of an earlier connection reads as cancelled; one of the current connection does not", () => {
+    const t = new Int32Array(newCopyTable());
+    const epoch = nextEpoch(t);
+    startCopy(t, 0, 10, 1, "core.exec.stdout", epoch - 1);
+    startCopy(t, 1, 11, 2, "core.exec.stderr", epoch);
+    const entries: CopyEntry[] = [];
+    expect(collectCopies(t, entries)).toBe(2);
+    expect(entries.map((e) => [e.fd, e.id, e.type, e.cancel])).toEqual([
+      [10, 1, "core.exec.stdout", true],
+      [11, 2, "core.exec.stderr", false],
+    ]);
+    // After the next host connects, both are of an earlier one.
+    nextEpoch(t);
+    collectCopies(t, entries);
+    expect(entries.slice(0, 2).map((e) => e.cancel)).toEqual([true, true]);
+  });
+
+  test("the byte count wraps at 2^32 and the count owed is still exact", () => {
+    const t = new Int32Array(newCopyTable());
+    startCopy(t, 0, 10, 1, "core.exec.stdout", 0);
+    addCopied(t, 0, 0x7fffffff);
+    const before = bytesCopied(t, 0);
+    const owedUntil = (before + 1000) | 0;
+    addCopied(t, 0, 999);
+    expect(((owedUntil - bytesCopied(t, 0)) | 0) > 0).toBe(true);
+    addCopied(t, 0, 1);
+    expect(((owedUntil - bytesCopied(t, 0)) | 0) > 0).toBe(false);
+  });
+
+  test("cancelling a copy that ended does not touch the next copy in its slot", () => {
+    const copier = new PortCopier(() => {});
+    const t = new Int32Array(copier.table);
+    return (async () => {
+      const first = await copier.start(10, 1, "core.exec.stdout");
+      copier.onEnded([first.slot, END_EOF]);
+      expect(await first.ended).toBe("eof");
+      const second = await copier.start(11, 2, "core.exec.stdout");
+      expect(second.slot).toBe(first.slot);
+      first.cancel();
+      const entries: CopyEntry[] = [];
+      collectCopies(t, entries);
+      expect(entries[0]!.cancel).toBe(false);
+      second.cancel();
+      collectCopies(t, entries);
+      expect(entries[0]!.cancel).toBe(true);
+    })();
   });
 });

@@ -1,10 +1,12 @@
 /**
- * The guest's life: core.ready times, the heartbeat in the host's runtime dir, reconnects,
- * agentd killed and restarted by init, orphans reaped, and core.shutdown powering the VM off.
+ * The guest's life: core.ready times, the heartbeat in the host's runtime dir, reconnects (also
+ * in the middle of a stream), agentd killed and restarted by init, orphans reaped, and core.shutdown powering the VM off.
  */
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createConnection } from "node:net";
+import { FrameDecoder } from "../../src/protocol/frame.ts";
 import { text } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
@@ -125,6 +127,41 @@ test("a second connection after a disconnect gets core.ready and works", async (
     await c.closed();
   }
 });
+
+test("a host that leaves mid-stream: the next host's first frame is core.ready and nothing of the old session follows", async () => {
+  for (let round = 0; round < 3; round++) {
+    const c = await guest.connect();
+    const h = c.exec("dd", ["if=/dev/zero", "bs=1M", "count=100000"]);
+    // Leave while the port thread is copying its output.
+    let got = 0;
+    for await (const o of h.output) if ((got += o.data.length) >= 8 * 1024 * 1024) break;
+    c.close();
+    await c.closed();
+    const frames = await rawFrames(guest.state.socket, 1500);
+    expect(frames.length).toBeGreaterThanOrEqual(1);
+    expect(frames[0]).toEqual({ id: 0, type: "core.ready" });
+    expect(frames.filter((f) => f.id !== 0)).toEqual([]);
+  }
+  const d = await guest.connect();
+  expect(text((await d.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
+  d.close();
+  await d.closed();
+}, 60_000);
+
+/** Every frame a raw connection to the relay gets within `ms` (id and type), sending nothing. */
+async function rawFrames(socket: string, ms: number): Promise<{ id: number; type: string }[]> {
+  const decoder = new FrameDecoder();
+  const frames: { id: number; type: string }[] = [];
+  const conn = createConnection(socket);
+  conn.on("data", (chunk: Buffer) => {
+    decoder.push(new Uint8Array(chunk));
+    for (let e = decoder.next(); e; e = decoder.next())
+      frames.push(e.kind === "frame" ? { id: e.frame.id, type: e.frame.type } : { id: -1, type: e.kind });
+  });
+  await Bun.sleep(ms);
+  conn.destroy();
+  return frames;
+}
 
 test("200 exec runs of `sh -c 'sleep 0.1 &'` leave no zombies", async () => {
   const c = await guest.connect();

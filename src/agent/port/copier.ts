@@ -25,6 +25,8 @@ export class PortCopier {
   readonly #free: number[] = [];
   #used = 0;
   #slotWaiters: (() => void)[] = [];
+  /** The connection new copies belong to: the port thread's count, told with each "up". */
+  epoch = 0;
 
   /** `poke` wakes the port thread so it reads the table again. */
   constructor(readonly poke: () => void) {}
@@ -34,10 +36,12 @@ export class PortCopier {
     while (this.#free.length === 0 && this.#used >= MAX_COPIES)
       await new Promise<void>((r) => this.#slotWaiters.push(r));
     const slot = this.#free.pop() ?? this.#used++;
-    const ended = new Promise<CopyEnd>((resolve) => this.#ends.set(slot, resolve));
-    startCopy(this.#t, slot, fd, id, type);
+    let resolve!: (end: CopyEnd) => void;
+    const ended = new Promise<CopyEnd>((r) => (resolve = r));
+    this.#ends.set(slot, resolve);
+    startCopy(this.#t, slot, fd, id, type, this.epoch);
     this.poke();
-    return new CopyJob(this, slot, ended);
+    return new CopyJob(this, slot, ended, resolve);
   }
 
   /** The port thread's report: [slot, code, ...] ended; their slots are free again. */
@@ -59,8 +63,9 @@ export class PortCopier {
     return bytesCopied(this.#t, slot);
   }
 
-  cancel(slot: number): void {
-    if (!this.#ends.has(slot)) return;
+  /** Cancels the copy `token` (its resolver) names, if it still runs in `slot` (not a later one). */
+  cancel(slot: number, token: unknown): void {
+    if (this.#ends.get(slot) !== token) return;
     cancelCopy(this.#t, slot);
     this.poke();
   }
@@ -77,6 +82,7 @@ export class CopyJob {
     readonly copier: PortCopier,
     readonly slot: number,
     readonly ended: Promise<CopyEnd>,
+    readonly token: unknown,
   ) {}
 
   /** Bytes read from the pipe so far, modulo 2^32. */
@@ -85,6 +91,6 @@ export class CopyJob {
   }
 
   cancel(): void {
-    this.copier.cancel(this.slot);
+    this.copier.cancel(this.slot, this.token);
   }
 }

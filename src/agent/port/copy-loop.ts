@@ -90,7 +90,18 @@ export class CopyLoop {
    */
   copyFrom(i: number): void {
     const e = this.entries[i]!;
-    for (let k = 0; k < FRAMES_PER_TURN; k++) if (this.#copyOne(e) < BULK_FRAME_MAX) return;
+    try {
+      for (let k = 0; k < FRAMES_PER_TURN; k++) if (this.#copyOne(e) < BULK_FRAME_MAX) return;
+    } catch (err) {
+      // Not expected (each call's failures are handled where they happen), but a port left
+      // taken would silence the agent: this copy ends, its frame is dropped, the port is freed.
+      this.dropPending();
+      this.#release();
+      this.#end(e.slot, END_ERROR);
+      e.cancel = true;
+      this.#report();
+      throw err;
+    }
   }
 
   /** One frame; returns its data bytes (0 when none was sent). */

@@ -1,7 +1,8 @@
 /**
  * The table of pipes the port thread copies to the host itself (port/copy-loop.ts), shared with
  * the main thread (port/copier.ts), Int32: [0] slots in use (a high-water mark), [1] 1 while the
- * port thread holds a frame the port has not taken whole (the host is slow), then per slot:
+ * port thread holds a frame the port has not taken whole (the host is slow), [2] the connection
+ * epoch (the port thread counts each host that connects), then per slot:
  *   FD      the pipe's read end (the main thread closes it once the copy ended)
  *   STATE   FREE, COPYING (set by the main thread), ENDED (set by the port thread)
  *   ID      the session id of the frames
@@ -9,6 +10,9 @@
  *   READ    bytes read from the pipe so far, modulo 2^32 (Atomics.add wraps)
  *   CANCEL  1: stop at the next frame boundary (set by the main thread)
  *   END     why it ended: END_EOF, END_ERROR, END_CANCELLED
+ *   EPOCH   the connection the copy belongs to: a copy of an earlier one is ended, never sent
+ *           to the next host (the main thread may learn that its host left after the port
+ *           thread has already seen the next one connect)
  * Pure functions over the array, used from both sides.
  */
 import type { DataMessageType } from "../../protocol/frame.ts";
@@ -16,8 +20,8 @@ import type { DataMessageType } from "../../protocol/frame.ts";
 /** Copies at once: two per exec session (stdout and stderr). */
 export const MAX_COPIES = 1024;
 
-const HEADER = 2;
-const WORDS = 7;
+const HEADER = 3;
+const WORDS = 8;
 const FD = 0;
 const STATE = 1;
 const ID = 2;
@@ -25,6 +29,7 @@ const TYPE = 3;
 const READ = 4;
 const CANCEL = 5;
 const END = 6;
+const EPOCH = 7;
 
 const FREE = 0;
 const COPYING = 1;
@@ -45,7 +50,15 @@ export function newCopyTable(): SharedArrayBuffer {
 const at = (slot: number, word: number) => HEADER + slot * WORDS + word;
 
 /** Main thread: arms `slot` to copy `fd` as frames of `type` for session `id`. */
-export function startCopy(t: Int32Array, slot: number, fd: number, id: number, type: CopyType): void {
+export function startCopy(
+  t: Int32Array,
+  slot: number,
+  fd: number,
+  id: number,
+  type: CopyType,
+  epoch: number,
+): void {
+  Atomics.store(t, at(slot, EPOCH), epoch);
   Atomics.store(t, at(slot, FD), fd);
   Atomics.store(t, at(slot, ID), id);
   Atomics.store(t, at(slot, TYPE), TYPES.indexOf(type));
@@ -69,6 +82,15 @@ export function bytesCopied(t: Int32Array, slot: number): number {
   return Atomics.load(t, at(slot, READ));
 }
 
+/** Port thread: a host connected; returns its epoch (copies of earlier ones are ended). */
+export function nextEpoch(t: Int32Array): number {
+  return Atomics.add(t, 2, 1) + 1;
+}
+
+export function currentEpoch(t: Int32Array): number {
+  return Atomics.load(t, 2);
+}
+
 /** The port thread holds a frame the port has not taken whole. */
 export function portBlocked(t: Int32Array): boolean {
   return Atomics.load(t, 1) === 1;
@@ -84,6 +106,7 @@ export interface CopyEntry {
   fd: number;
   id: number;
   type: DataMessageType;
+  /** Cancelled by the main thread, or of an earlier connection: to be ended, not copied. */
   cancel: boolean;
 }
 
@@ -93,6 +116,7 @@ export interface CopyEntry {
  */
 export function collectCopies(t: Int32Array, into: CopyEntry[]): number {
   const used = Atomics.load(t, 0);
+  const epoch = Atomics.load(t, 2);
   let n = 0;
   for (let s = 0; s < used; s++) {
     if (Atomics.load(t, at(s, STATE)) !== COPYING) continue;
@@ -101,7 +125,7 @@ export function collectCopies(t: Int32Array, into: CopyEntry[]): number {
     e.fd = Atomics.load(t, at(s, FD));
     e.id = Atomics.load(t, at(s, ID));
     e.type = TYPES[Atomics.load(t, at(s, TYPE))] ?? TYPES[0]!;
-    e.cancel = Atomics.load(t, at(s, CANCEL)) === 1;
+    e.cancel = Atomics.load(t, at(s, CANCEL)) === 1 || Atomics.load(t, at(s, EPOCH)) !== epoch;
     n++;
   }
   return n;

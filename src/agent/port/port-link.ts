@@ -22,7 +22,8 @@ import { PortCopier } from "./copier.ts";
 import { CONTROL_WORDS, mainBegin, mainRelease } from "./port-lock.ts";
 
 type WorkerMessage =
-  | { kind: "up" | "down" | "writable" }
+  | { kind: "up"; epoch?: number }
+  | { kind: "down" | "writable" }
   | { kind: "data"; slot: number; length: number }
   | { kind: "outputs"; ready: number[] }
   | { kind: "copies"; ended: number[] }
@@ -88,6 +89,7 @@ export function servePort(path: string, agent: Agent): void {
     switch (m.kind) {
       case "up":
         Atomics.store(flags, 0, 0);
+        copier.epoch = m.epoch ?? 0;
         conn = agent.connect(link);
         return;
       case "down":

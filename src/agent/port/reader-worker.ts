@@ -29,7 +29,7 @@ import { ptr } from "bun:ffi";
 import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/fd-io.ts";
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 import { CopyLoop } from "./copy-loop.ts";
-import { MAX_COPIES } from "./copy-table.ts";
+import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
 import { workerMay, WORKER_WAITING } from "./port-lock.ts";
 
 declare const self: Worker;
@@ -72,9 +72,10 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
   // Not an inbox slot: the main thread may still be reading those.
   const scratch = new Uint8Array(64 * 1024);
   let connected: boolean | null = null;
+  const copyTable = copies ? new Int32Array(copies) : null;
   const copy =
-    fd >= 0 && copies
-      ? new CopyLoop(fd, new Int32Array(copies), flags, {
+    fd >= 0 && copyTable
+      ? new CopyLoop(fd, copyTable, flags, {
           ended: (list) => self.postMessage({ kind: "copies", ended: list }),
           portFree: () => self.postMessage({ kind: "writable" }),
         })
@@ -84,7 +85,9 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
   const setConnected = (up: boolean) => {
     if (connected !== up) {
       connected = up;
-      self.postMessage({ kind: up ? "up" : "down" });
+      // A new host gets a new epoch before anything is copied to it (copy-table.ts).
+      if (up && copyTable) self.postMessage({ kind: "up", epoch: nextEpoch(copyTable) });
+      else self.postMessage({ kind: up ? "up" : "down" });
     }
   };
   for (;;) {
