@@ -27,6 +27,7 @@ import {
   END_EOF,
   newCopyTable,
   nextEpoch,
+  setCopiesUsed,
   startCopy,
   type CopyEntry,
 } from "../../src/agent/port/copy-table.ts";
@@ -160,6 +161,7 @@ describe("copy table", () => {
     const epoch = nextEpoch(t);
     startCopy(t, 0, 10, 1, "core.exec.stdout", epoch - 1);
     startCopy(t, 1, 11, 2, "core.exec.stderr", epoch);
+    setCopiesUsed(t, 2);
     const entries: CopyEntry[] = [];
     expect(collectCopies(t, entries)).toBe(2);
     expect(entries.map((e) => [e.fd, e.id, e.type, e.cancel])).toEqual([
@@ -201,5 +203,25 @@ describe("copy table", () => {
       collectCopies(t, entries);
       expect(entries[0]!.cancel).toBe(true);
     })();
+  });
+
+  test("the port thread scans only up to the highest copy in use: a burst once does not stay in every round", async () => {
+    const copier = new PortCopier(() => {});
+    const t = new Int32Array(copier.table);
+    const jobs = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => copier.start(100 + i, i, "core.exec.stdout")),
+    );
+    expect(Atomics.load(t, 0)).toBe(100);
+    // The lowest ones end: the top is still in use.
+    copier.onEnded(jobs.slice(0, 50).flatMap((j) => [j.slot, END_EOF]));
+    expect(Atomics.load(t, 0)).toBe(100);
+    // A new copy takes the lowest free slot.
+    const again = await copier.start(7, 7, "core.exec.stderr");
+    expect(again.slot).toBe(0);
+    copier.onEnded(jobs.slice(50).flatMap((j) => [j.slot, END_EOF]));
+    expect(Atomics.load(t, 0)).toBe(1);
+    const entries: CopyEntry[] = [];
+    expect(collectCopies(t, entries)).toBe(1);
+    expect(entries[0]!.fd).toBe(7);
   });
 });

@@ -10,6 +10,7 @@ import {
   MAX_COPIES,
   newCopyTable,
   portBlocked,
+  setCopiesUsed,
   startCopy,
   type CopyType,
   END_CANCELLED,
@@ -22,7 +23,11 @@ export class PortCopier {
   readonly table = newCopyTable();
   readonly #t = new Int32Array(this.table);
   readonly #ends = new Map<number, (end: CopyEnd) => void>();
-  readonly #free: number[] = [];
+  /**
+   * Slots up to the highest in use (the port thread scans this many every round): the lowest free
+   * slot is taken, and the count shrinks when the top ones end, so a burst of sessions once does
+   * not make every later round scan its high-water mark.
+   */
   #used = 0;
   #slotWaiters: (() => void)[] = [];
   /** The connection new copies belong to: the port thread's count, told with each "up". */
@@ -33,9 +38,10 @@ export class PortCopier {
 
   /** Starts copying `fd` (its read end) as `type` frames of session `id`; waits for a free slot. */
   async start(fd: number, id: number, type: CopyType): Promise<CopyJob> {
-    while (this.#free.length === 0 && this.#used >= MAX_COPIES)
-      await new Promise<void>((r) => this.#slotWaiters.push(r));
-    const slot = this.#free.pop() ?? this.#used++;
+    while (this.#ends.size >= MAX_COPIES) await new Promise<void>((r) => this.#slotWaiters.push(r));
+    let slot = 0;
+    while (this.#ends.has(slot)) slot++;
+    if (slot >= this.#used) setCopiesUsed(this.#t, (this.#used = slot + 1));
     let resolve!: (end: CopyEnd) => void;
     const ended = new Promise<CopyEnd>((r) => (resolve = r));
     this.#ends.set(slot, resolve);
@@ -53,7 +59,8 @@ export class PortCopier {
       if (!resolve) continue;
       this.#ends.delete(slot);
       freeCopy(this.#t, slot);
-      this.#free.push(slot);
+      while (this.#used > 0 && !this.#ends.has(this.#used - 1)) this.#used--;
+      setCopiesUsed(this.#t, this.#used);
       this.#slotWaiters.shift()?.();
       resolve(code === END_EOF ? "eof" : code === END_CANCELLED ? "cancelled" : "error");
     }

@@ -66,7 +66,11 @@ export function startCopy(
   Atomics.store(t, at(slot, CANCEL), 0);
   Atomics.store(t, at(slot, END), 0);
   Atomics.store(t, at(slot, STATE), COPYING);
-  if (slot >= Atomics.load(t, 0)) Atomics.store(t, 0, slot + 1);
+}
+
+/** Main thread: slots from 0 to `n` are all the port thread needs to look at (see copier.ts). */
+export function setCopiesUsed(t: Int32Array, n: number): void {
+  Atomics.store(t, 0, n);
 }
 
 export function cancelCopy(t: Int32Array, slot: number): void {
