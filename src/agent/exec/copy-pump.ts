@@ -69,14 +69,16 @@ export class CopyPump implements OutputPump {
    */
   oweWhatIsThere(): void {
     if (this.#ended) return;
-    for (;;) {
-      const before = this.#copied();
-      const there = bytesReadable(this.#fd);
-      if (this.#copied() === before) {
-        this.#owedUntil = (before + there) | 0;
-        return;
-      }
+    let before = 0;
+    let there = 0;
+    // Bounded: should the count never hold still, owing too little only leaves the rest to the
+    // idle rule, where owing too much could keep the session waiting for bytes that never come.
+    for (let i = 0; i < 100; i++) {
+      before = this.#copied();
+      there = bytesReadable(this.#fd);
+      if (this.#copied() === before) break;
     }
+    this.#owedUntil = (before + there) | 0;
   }
 
   get owes(): boolean {

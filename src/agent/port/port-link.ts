@@ -1,8 +1,10 @@
 /**
  * The guest's transport: the virtio port `agent`, opened once (read+write, non-blocking) for the
- * agent's whole life. Reading happens in a Worker (reader-worker.ts); writing happens here with
- * non-blocking write(2): what the port does not take now stays in the output queue and is
- * retried when the worker reports the port writable. Non-blocking matters: a blocking write while
+ * agent's whole life. Reading happens in a Worker (reader-worker.ts), which also writes children's
+ * pipe output to the port itself (copy-loop.ts); everything else is written here with
+ * non-blocking write(2), a whole frame at a time between the Worker's (port-lock.ts): what the
+ * port does not take now stays in the output queue and is retried when the worker reports the
+ * port writable (or free). Non-blocking matters: a blocking write while
  * the host is away would wait for the next host and hand it the tail of an old frame.
  *
  * A host disconnect (POLLHUP) ends the connection (its sessions are killed); when a host
