@@ -1,4 +1,5 @@
 /** The output poller's shared table: what the Worker polls and reports, and races with release. */
+import { OutputPoller } from "../../src/agent/exec/output-poller.ts";
 import { expect, test } from "bun:test";
 import {
   arm,
@@ -90,4 +91,20 @@ test("the port thread's collection reuses its entries round after round, and cou
   // Only the current entries are looked at: the stale ones past the count are not reported.
   expect(takeReady(t, into, of([POLLIN, POLLIN, POLLIN]), 1)).toEqual([2]);
   expect(armedOutputs(t)).toEqual([]);
+});
+
+test("the poller's table: the lowest free slot is taken, and the count the Worker scans shrinks when the top ones are released", async () => {
+  const poller = new OutputPoller(() => {});
+  const t = new Int32Array(poller.table);
+  const slots = await Promise.all(Array.from({ length: 100 }, (_, i) => poller.register(100 + i)));
+  expect(Atomics.load(t, 0)).toBe(100);
+  for (const s of slots.slice(0, 50)) poller.release(s);
+  expect(Atomics.load(t, 0)).toBe(100);
+  expect(await poller.register(7)).toBe(0);
+  for (const s of slots.slice(50)) poller.release(s);
+  expect(Atomics.load(t, 0)).toBe(1);
+  // Released twice (a pump's end after a cancel): counted once.
+  poller.release(slots[99]!);
+  expect(await poller.register(8)).toBe(1);
+  expect(Atomics.load(t, 0)).toBe(2);
 });

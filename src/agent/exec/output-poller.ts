@@ -22,7 +22,13 @@ export class OutputPoller {
   readonly table = newOutputTable();
   readonly #t = new Int32Array(this.table);
   readonly #waiting = new Map<number, () => void>();
-  readonly #free: number[] = [];
+  /**
+   * Which slots hold a pipe, and how many slots the Worker scans every round (up to the highest in
+   * use): the lowest free slot is taken and the count shrinks when the top ones are released, so
+   * a burst of sessions once does not make every later round scan its high-water mark.
+   */
+  readonly #inUse = new Uint8Array(MAX_WATCHED);
+  #count = 0;
   #used = 0;
   #slotWaiters: (() => void)[] = [];
 
@@ -31,11 +37,13 @@ export class OutputPoller {
 
   /** A slot for `fd`, disarmed; waits while all MAX_WATCHED are in use. */
   async register(fd: number): Promise<number> {
-    while (this.#free.length === 0 && this.#used >= MAX_WATCHED)
-      await new Promise<void>((r) => this.#slotWaiters.push(r));
-    const slot = this.#free.pop() ?? this.#used++;
+    while (this.#count >= MAX_WATCHED) await new Promise<void>((r) => this.#slotWaiters.push(r));
+    let slot = 0;
+    while (this.#inUse[slot]) slot++;
+    this.#inUse[slot] = 1;
+    this.#count++;
     setSlot(this.#t, slot, fd, 0);
-    setUsed(this.#t, this.#used);
+    if (slot >= this.#used) setUsed(this.#t, (this.#used = slot + 1));
     return slot;
   }
 
@@ -61,7 +69,12 @@ export class OutputPoller {
   release(slot: number): void {
     setSlot(this.#t, slot, -1, 0);
     this.#wakeWaiter(slot);
-    this.#free.push(slot);
+    if (this.#inUse[slot]) {
+      this.#inUse[slot] = 0;
+      this.#count--;
+      while (this.#used > 0 && !this.#inUse[this.#used - 1]) this.#used--;
+      setUsed(this.#t, this.#used);
+    }
     this.#slotWaiters.shift()?.();
     // The Worker may be in poll(2) on the old descriptor: make it rebuild its set.
     this.poke();
