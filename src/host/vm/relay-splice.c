@@ -25,6 +25,20 @@
 #define UPSTREAM 4
 /* Each direction's pipe: a few virtio buffers' worth beyond the socket buffers. */
 #define PIPE_SIZE (1 << 20)
+/*
+ * While the guest streams to the host, QEMU writes each 32 KiB virtio buffer to its socket as it
+ * comes, and a loop that wakes for each one takes a host core from QEMU's vCPUs thousands of
+ * times per 256 MiB (the host has two cores and QEMU keeps them busy). So after a splice from QEMU
+ * that moved a bulk-sized but not large amount, the loop naps NAP_US before polling again and then
+ * moves what gathered meanwhile. One guest, 5 rounds of 256 MiB of stdout, alternating: 191.7 MB/s
+ * without the nap, 212.6 with it, 210.2 with the client straight on QEMU's socket (600 µs: 194.9
+ * and 215.9 against 225.0 direct). Small frames (answers, echoes) cause no nap (below NAP_FROM);
+ * one that comes during a nap waits at most NAP_US. A splice of NAP_BELOW or more means the data already comes faster than the loop wakes
+ * (KVM): no nap then, so the nap cannot cap a fast stream at QEMU's socket buffer per nap.
+ */
+#define NAP_US 300
+#define NAP_FROM (32 * 1024)
+#define NAP_BELOW (128 * 1024)
 
 struct direction {
   int from, to;
@@ -80,11 +94,12 @@ static int send_pending(void) {
 }
 
 /* Moves what it can now: socket into pipe (while there is room), pipe into the other socket. */
-static void pump(struct direction *d, short in_events, short out_events) {
+static size_t pump(struct direction *d, short in_events, short out_events) {
+  size_t moved = 0;
   if (!d->ended && d->held < PIPE_SIZE && (in_events & (POLLIN | POLLHUP | POLLERR))) {
     ssize_t n = splice(d->from, NULL, d->pipe[1], NULL, PIPE_SIZE - d->held,
                        SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) d->held += (size_t)n;
+    if (n > 0) d->held += (size_t)n, moved = (size_t)n;
     else if (n == 0 || (errno != EAGAIN && errno != EINTR)) d->ended = 1;
   }
   if (d->held > 0 && (out_events & (POLLOUT | POLLERR | POLLHUP))) {
@@ -92,6 +107,7 @@ static void pump(struct direction *d, short in_events, short out_events) {
     if (n > 0) d->held -= (size_t)n;
     else if (n < 0 && errno != EAGAIN && errno != EINTR) d->held = 0, d->ended = 1;
   }
+  return moved;
 }
 
 int main(void) {
@@ -121,8 +137,9 @@ int main(void) {
       if (errno == EINTR) continue;
       break;
     }
-    pump(&up, p[0].revents, p[1].revents);
+    size_t moved = pump(&up, p[0].revents, p[1].revents);
     pump(&down, p[1].revents, p[0].revents);
+    if (moved >= NAP_FROM && moved < NAP_BELOW) usleep(NAP_US);
   }
   return 0;
 }
