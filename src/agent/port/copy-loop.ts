@@ -12,8 +12,8 @@
  * The port is non-blocking: a frame the port does not take whole stays pending and is finished
  * when poll says the port is writable again; meanwhile no new frame starts (the pipes are left
  * out of the poll, so their children block on full pipes: backpressure). Frames alternate with
- * the main thread's at frame boundaries (port-lock.ts); each pipe gets one frame per round, so
- * sessions take turns.
+ * the main thread's at frame boundaries (port-lock.ts); each pipe gets at most FRAMES_PER_TURN
+ * frames per round, so sessions take turns.
  */
 import { ptr } from "bun:ffi";
 import { encodeDataFrameHead } from "../../protocol/frame.ts";
@@ -167,7 +167,7 @@ export class CopyLoop {
   }
 
   #end(slot: number, code: EndCode): void {
-    endCopy(this.table, slot, code);
+    endCopy(this.table, slot);
     this.#ended.push(slot, code);
   }
 

@@ -1,15 +1,14 @@
 /**
  * The table of pipes the port thread copies to the host itself (port/copy-loop.ts), shared with
- * the main thread (port/copier.ts), Int32: [0] slots in use (a high-water mark), [1] 1 while the
+ * the main thread (port/copier.ts), Int32: [0] slots to scan (up to the highest in use), [1] 1 while the
  * port thread holds a frame the port has not taken whole (the host is slow), [2] the connection
  * epoch (the port thread counts each host that connects), then per slot:
  *   FD      the pipe's read end (the main thread closes it once the copy ended)
  *   STATE   FREE, COPYING (set by the main thread), ENDED (set by the port thread)
  *   ID      the session id of the frames
- *   TYPE    which frames: TYPE_STDOUT or TYPE_STDERR
+ *   TYPE    which frames: core.exec.stdout or core.exec.stderr (an index into TYPES)
  *   READ    bytes read from the pipe so far, modulo 2^32 (Atomics.add wraps)
  *   CANCEL  1: stop at the next frame boundary (set by the main thread)
- *   END     why it ended: END_EOF, END_ERROR, END_CANCELLED
  *   EPOCH   the connection the copy belongs to: a copy of an earlier one is ended, never sent
  *           to the next host (the main thread may learn that its host left after the port
  *           thread has already seen the next one connect)
@@ -21,15 +20,14 @@ import type { DataMessageType } from "../../protocol/frame.ts";
 export const MAX_COPIES = 1024;
 
 const HEADER = 3;
-const WORDS = 8;
+const WORDS = 7;
 const FD = 0;
 const STATE = 1;
 const ID = 2;
 const TYPE = 3;
 const READ = 4;
 const CANCEL = 5;
-const END = 6;
-const EPOCH = 7;
+const EPOCH = 6;
 
 const FREE = 0;
 const COPYING = 1;
@@ -64,7 +62,6 @@ export function startCopy(
   Atomics.store(t, at(slot, TYPE), TYPES.indexOf(type));
   Atomics.store(t, at(slot, READ), 0);
   Atomics.store(t, at(slot, CANCEL), 0);
-  Atomics.store(t, at(slot, END), 0);
   Atomics.store(t, at(slot, STATE), COPYING);
 }
 
@@ -140,8 +137,10 @@ export function addCopied(t: Int32Array, slot: number, n: number): void {
   Atomics.add(t, at(slot, READ), n);
 }
 
-/** Port thread: the copy ended (the main thread is told, then closes the pipe and frees the slot). */
-export function endCopy(t: Int32Array, slot: number, code: EndCode): void {
-  Atomics.store(t, at(slot, END), code);
+/**
+ * Port thread: the copy ended (the main thread is told why in the port thread's report, then
+ * closes the pipe and frees the slot).
+ */
+export function endCopy(t: Int32Array, slot: number): void {
   Atomics.store(t, at(slot, STATE), ENDED);
 }
