@@ -17,6 +17,7 @@ import {
   WORKER_WAITING,
   workerBegin,
   workerMay,
+  workerMayOrWait,
   workerRelease,
 } from "../../src/agent/port/port-lock.ts";
 import { OutputQueue } from "../../src/agent/output-queue.ts";
@@ -69,6 +70,17 @@ describe("port lock", () => {
     expect(workerMay(c)).toBe(true);
     expect(workerBegin(c)).toBe(true);
     expect(Atomics.load(c, OWNER)).toBe(WORKER);
+  });
+
+  test("a port thread about to sleep says it waits, so the main thread's release wakes it", () => {
+    const c = control();
+    expect(workerMayOrWait(c)).toBe(true);
+    expect(Atomics.load(c, WORKER_WAITING)).toBe(0);
+    expect(mainBegin(c)).toBe(true);
+    expect(workerMayOrWait(c)).toBe(false);
+    expect(Atomics.load(c, WORKER_WAITING)).toBe(1);
+    expect(mainRelease(c)).toBe(true);
+    expect(workerMayOrWait(c)).toBe(true);
   });
 
   test("a release by one side never takes the port from the other", () => {

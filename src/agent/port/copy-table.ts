@@ -1,8 +1,8 @@
 /**
  * The table of pipes the port thread copies to the host itself (port/copy-loop.ts), shared with
- * the main thread (port/copier.ts), Int32: [0] slots to scan (up to the highest in use), [1] 1 while the
- * port thread holds a frame the port has not taken whole (the host is slow), [2] the connection
- * epoch (the port thread counts each host that connects), then per slot:
+ * the main thread (port/copier.ts), Int32: [0] slots to scan (up to the highest in use), [1] 1
+ * while the port thread holds a frame the port has not taken whole (the host is slow), [2] the
+ * connection epoch (the port thread counts each host that connects), then per slot:
  *   FD      the pipe's read end (the main thread closes it once the copy ended)
  *   STATE   FREE, COPYING (set by the main thread), ENDED (set by the port thread)
  *   ID      the session id of the frames

@@ -80,6 +80,16 @@ export function workerMay(c: Int32Array): boolean {
 }
 
 /**
+ * workerMay for a thread about to sleep in poll(2) if the answer is no: then it announces that it
+ * waits (the main thread's release wakes it) and looks once more, as workerBegin does.
+ */
+export function workerMayOrWait(c: Int32Array): boolean {
+  if (workerMay(c)) return true;
+  Atomics.store(c, WORKER_WAITING, 1);
+  return workerMay(c);
+}
+
+/**
  * The port thread ends its frame (or drops it: the host went away). Returns true when the main
  * thread is waiting for the port and must be told.
  */

@@ -30,7 +30,7 @@ import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/f
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 import { CopyLoop } from "./copy-loop.ts";
 import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
-import { workerMay, WORKER_WAITING } from "./port-lock.ts";
+import { workerMayOrWait } from "./port-lock.ts";
 
 declare const self: Worker;
 
@@ -97,7 +97,8 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
       const copyCount = copy ? copy.collect() : 0;
       // Pipes are polled for copying only when a frame may start now: the port is not full and
       // not the main thread's. Else the main thread's release wakes this loop.
-      const copying = copy !== null && copyCount > 0 && connected === true && !copy.pending && mayCopy(flags);
+      const copying =
+        copy !== null && copyCount > 0 && connected === true && !copy.pending && workerMayOrWait(flags);
       const events = (paused ? 0 : POLLIN) | (wantWrite || copy?.pending ? POLLOUT : 0);
       const count = collectArmed(table, armed);
       set.clear();
@@ -162,16 +163,6 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
       Bun.sleepSync(100);
     }
   }
-}
-
-/**
- * True when a frame may start now. If not (the main thread has the port or waits for it), says
- * that this thread waits, so the main thread's release wakes it, and looks once more.
- */
-function mayCopy(control: Int32Array): boolean {
-  if (workerMay(control)) return true;
-  Atomics.store(control, WORKER_WAITING, 1);
-  return workerMay(control);
 }
 
 /** Reads and drops what the port holds, up to MAX_STALE_BYTES (a host that left sends no more). */
