@@ -278,7 +278,8 @@ const upload = async () => {
   await c.writeFile("/tmp/bench.bin", repeated(block, SIZE / MiB));
   return SIZE;
 };
-const fromStdout = () => stdoutBytes(c, "dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]);
+const fromStdout = (client = c) =>
+  stdoutBytes(client, "dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]);
 const download = () => readBytes(c, "/tmp/bench.bin");
 
 // Uploads first, then downloads: the allocator keeps much of what an upload used, so the
@@ -564,16 +565,17 @@ rows.push({ metric: "image: what agentd adds, /init", value: await added("/init"
 // Last, as it ends the relay: stdout through the relay once more, then with the client straight
 // on QEMU's socket, back to back: the host relay's share (its splice loop, a process and a hop
 // more on a busy 2-core host), each measured once, so within this run's spread.
-const t0Relayed = performance.now();
-const relayedRate = mbps(await fromStdout(), performance.now() - t0Relayed);
+const stdoutRate = async (client: AgentClient) => {
+  const t0 = performance.now();
+  return mbps(await fromStdout(client), performance.now() - t0);
+};
+const relayedRate = await stdoutRate(c);
 c.close();
 // The relay leads its process group (started detached), with its splice helper in it.
 process.kill(-guest.state.relay_pid, "SIGKILL");
 await Bun.sleep(500);
 const direct = await AgentClient.connect(join(dir, "state", "port.sock"), 20_000);
-const t0Direct = performance.now();
-const directBytes = await stdoutBytes(direct, "dd", ["if=/dev/zero", "bs=1M", `count=${SIZE / MiB}`]);
-const directRate = mbps(directBytes, performance.now() - t0Direct);
+const directRate = await stdoutRate(direct);
 direct.close();
 const stdoutRow = rows.findIndex((r) => r.metric === "stdout streaming");
 rows.splice(stdoutRow + 1, 0, {
