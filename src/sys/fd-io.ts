@@ -53,6 +53,66 @@ export function writeFdAt(fd: number, address: number, length: number, subject: 
 }
 
 /**
+ * The most a write(2) to a virtio console port takes: virtio_console's port_fops_write copies at
+ * most 32 KiB into one virtio buffer per call (measured in the guest: a 256 KiB write returns
+ * 32768).
+ */
+export const PORT_WRITE_MAX = 32 * 1024;
+/** Segments of one writev(2): 64 x 32 KiB = 2 MiB; the caller's loop writes what is left. */
+const MAX_SEGMENTS = 64;
+
+/**
+ * write(2) of `length` bytes at `address` as one writev(2) of `chunk`-sized segments: bytes
+ * written, or -EAGAIN when the descriptor takes nothing now. For the port, whose write(2) takes
+ * 32 KiB a call: virtio_console has no write_iter, so the kernel calls its write once per segment
+ * inside the one system call and stops at the first short one; a 256 KiB frame is one call from
+ * JavaScript instead of nine. The segments are described in a per-thread scratch array.
+ */
+export function writeChunkedAt(
+  fd: number,
+  address: number,
+  length: number,
+  chunk: number,
+  subject: string,
+): number {
+  const iov = iovScratch();
+  let count = 0;
+  // struct iovec { void *base; size_t len; } as 32-bit halves (little-endian x86-64): no
+  // BigInt per segment.
+  for (let at = 0; at < length && count < MAX_SEGMENTS; at += chunk, count++) {
+    const base = address + at;
+    const i = count * 4;
+    iov.words[i] = base >>> 0;
+    iov.words[i + 1] = Math.floor(base / 0x100000000);
+    iov.words[i + 2] = Math.min(chunk, length - at);
+  }
+  const n = Number(libc().writev(fd, iov.address as Pointer, count));
+  if (n >= 0) return n;
+  const e = errnoNow();
+  if (e === EAGAIN || e === EINTR) return -EAGAIN;
+  throw new SysError("writev", subject, e);
+}
+
+/** writeChunkedAt of `buf` from byte `from` on (no view made per call). */
+export function writeChunked(
+  fd: number,
+  buf: Uint8Array,
+  from: number,
+  chunk: number,
+  subject: string,
+): number {
+  return from >= buf.length ? 0 : writeChunkedAt(fd, ptr(buf) + from, buf.length - from, chunk, subject);
+}
+
+let scratch: { words: Uint32Array; address: number } | null = null;
+function iovScratch(): { words: Uint32Array; address: number } {
+  if (scratch) return scratch;
+  const words = new Uint32Array(MAX_SEGMENTS * 4); // the length's high half stays 0
+  scratch = { words, address: ptr(words) };
+  return scratch;
+}
+
+/**
  * A pollfd array kept for a loop that polls again and again (the port thread): filled in place
  * and polled with no allocation per round, where a new array per poll(2) was an ArrayBuffer of
  * garbage per wake-up in a thread whose collector runs only when it allocates.

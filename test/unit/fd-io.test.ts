@@ -1,7 +1,8 @@
 /**
  * The raw descriptor calls the port thread's loop makes on every round: the reusable poll set
  * (each descriptor's events at its index, nothing left over from the round before, bad
- * descriptors reported instead of thrown) and reads into a shared inbox by address.
+ * descriptors reported instead of thrown), reads into a shared inbox by address, and the port's
+ * chunked writes (one writev(2) of 32 KiB segments).
  */
 import { expect, test } from "bun:test";
 import { ptr } from "bun:ffi";
@@ -10,9 +11,11 @@ import {
   POLLIN,
   POLLOUT,
   PollSet,
+  PORT_WRITE_MAX,
   readFd,
   readFdAt,
   wakePipe,
+  writeChunked,
   writeFd,
 } from "../../src/sys/fd-io.ts";
 import { closeFd, libc } from "../../src/sys/libc.ts";
@@ -87,4 +90,45 @@ test("read(2) and write(2) come back as numbers, not BigInts (no garbage per cal
     closeFd(r);
     closeFd(w);
   }
+});
+
+test("writeChunked writes a buffer from an offset as one writev of segments, bytes in order", () => {
+  const [r, w] = wakePipe();
+  try {
+    const buf = new Uint8Array(40_100).map((_, i) => (i * 31) & 0xff);
+    // 40 000 bytes from byte 100 in segments of 4096: ten segments, the last one short.
+    expect(writeChunked(w, buf, 100, 4096, "test")).toBe(40_000);
+    const got = new Uint8Array(40_000);
+    let n = 0;
+    while (n < got.length) n += readFd(r, got.subarray(n), "test");
+    expect(Buffer.from(got).equals(Buffer.from(buf.subarray(100)))).toBe(true);
+    expect(writeChunked(w, buf, buf.length, 4096, "test")).toBe(0); // nothing left to write
+  } finally {
+    closeFd(r);
+    closeFd(w);
+  }
+});
+
+test("writeChunked stops at its segment limit, and says EAGAIN when the descriptor takes nothing", () => {
+  const [r, w] = wakePipe();
+  try {
+    // 64 segments of 16 bytes at most per call: the caller's loop writes the rest.
+    expect(writeChunked(w, new Uint8Array(2000), 0, 16, "test")).toBe(64 * 16);
+    const big = new Uint8Array(1 << 20);
+    let total = 64 * 16;
+    for (let n; (n = writeChunked(w, big, 0, PORT_WRITE_MAX, "test")) > 0;) total += n;
+    expect(writeChunked(w, big, 0, PORT_WRITE_MAX, "test")).toBe(-EAGAIN);
+    expect(total).toBeGreaterThan(0);
+    expect(total).toBeLessThanOrEqual(1 << 20); // a pipe holds far less than a MiB by default
+  } finally {
+    closeFd(r);
+    closeFd(w);
+  }
+});
+
+test("writeChunked on a closed descriptor throws an error naming the call and the subject", () => {
+  const [r, w] = wakePipe();
+  closeFd(r);
+  closeFd(w);
+  expect(() => writeChunked(w, Uint8Array.of(1), 0, 16, "agent port")).toThrow(/writev.*agent port/);
 });
