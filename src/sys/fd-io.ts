@@ -163,6 +163,23 @@ export class PollSet {
   }
 }
 
+/** statfs(2) f_type of a filesystem whose files live in memory: tmpfs (and the initramfs root). */
+const TMPFS_MAGIC = 0x01021994;
+/** The same for ramfs. */
+const RAMFS_MAGIC = 0x858458f6;
+
+/**
+ * True when `fd`'s filesystem keeps its files in memory (tmpfs, ramfs): a read(2) of a regular
+ * file there is a copy from the page cache and never waits on a device. False when fstatfs(2)
+ * fails.
+ */
+export function inMemoryFilesystem(fd: number): boolean {
+  // struct statfs is 120 bytes on x86-64; f_type, a long, comes first.
+  const buf = new Uint32Array(32);
+  if (libc().fstatfs(fd, ptr(buf)) !== 0) return false;
+  return buf[0] === TMPFS_MAGIC || buf[0] === RAMFS_MAGIC;
+}
+
 const FIONREAD = 0x541b;
 
 /** Bytes a pipe (or socket) holds now, from ioctl FIONREAD; 0 when the descriptor cannot say. */

@@ -3,7 +3,8 @@
  * with a socketpair standing in for the virtio port: the frames the host gets are whole, in order
  * and the bytes encodeFrame gives; the main thread's own frames go between them at frame
  * boundaries (port-lock.ts); a host that does not read holds the copy (and the child) back, a
- * cancel waits for the frame half out, and a host that goes away frees the port.
+ * cancel waits for the frame half out, and a host that goes away frees the port. Regular files
+ * (fs reads from memory) go the same way as fs.data frames.
  */
 import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +16,7 @@ import { CONTROL_WORDS, FREE, mainBegin, mainRelease, OWNER } from "../../src/ag
 import type { ReaderInit } from "../../src/agent/port/reader-worker.ts";
 import { newOutputTable } from "../../src/agent/exec/output-table.ts";
 import { encodeFrame, FrameDecoder, type DecodeEvent } from "../../src/protocol/frame.ts";
-import { outputPipe, readFd, socketPair, wakePipe, writeFd } from "../../src/sys/fd-io.ts";
+import { O_CLOEXEC, openFd, outputPipe, readFd, socketPair, wakePipe, writeFd } from "../../src/sys/fd-io.ts";
 import { closeFd } from "../../src/sys/libc.ts";
 
 const MiB = 1024 * 1024;
@@ -293,4 +294,33 @@ test("a copy of an earlier connection is ended, and nothing of it reaches the ho
   expect(r.events).toEqual([]);
   closeFd(fd);
   await exited;
+});
+
+test("a regular file is copied as core.fs.data frames of its request from its offset to its end; a read that fails ends with its errno", async () => {
+  const r = await rig();
+  const dir = mkdtempSync(join(tmpdir(), "port-copy-"));
+  dirs.push(dir);
+  const bytes = pattern(2 * MiB + 777, 3);
+  writeFileSync(join(dir, "file"), bytes);
+  const fd = openFd(join(dir, "file"), O_CLOEXEC);
+  try {
+    const job = await r.copier.start(fd, 9, "core.fs.data");
+    await pumpHost(r, job.ended);
+    expect([await job.ended, job.errno]).toEqual(["eof", 0]);
+    expect(Buffer.compare(dataOf(r.events, 9, "core.fs.data"), bytes)).toBe(0);
+  } finally {
+    closeFd(fd);
+  }
+  // read(2) of a directory fails with EISDIR: the copy ends with "error" and that errno, and
+  // sends nothing.
+  const before = r.events.length;
+  const dirFd = openFd(dir, O_CLOEXEC);
+  try {
+    const job = await r.copier.start(dirFd, 10, "core.fs.data");
+    await pumpHost(r, job.ended);
+    expect([await job.ended, job.errno]).toEqual(["error", 21]);
+    expect(r.events.length).toBe(before);
+  } finally {
+    closeFd(dirFd);
+  }
 });

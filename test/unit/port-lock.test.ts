@@ -25,7 +25,10 @@ import {
   addCopied,
   bytesCopied,
   collectCopies,
+  END_CANCELLED,
   END_EOF,
+  END_ERROR,
+  errnoEnd,
   newCopyTable,
   nextEpoch,
   setCopiesUsed,
@@ -196,6 +199,25 @@ describe("copy table", () => {
     expect(((owedUntil - bytesCopied(t, 0)) | 0) > 0).toBe(true);
     addCopied(t, 0, 1);
     expect(((owedUntil - bytesCopied(t, 0)) | 0) > 0).toBe(false);
+  });
+
+  test("a copy's end code says eof, cancelled or error, and an error carries the read's errno when known", async () => {
+    const copier = new PortCopier(() => {});
+    const jobs = await Promise.all([1, 2, 3, 4].map((id) => copier.start(10 + id, id, "core.fs.data")));
+    const t = new Int32Array(copier.table);
+    const entries: CopyEntry[] = [];
+    collectCopies(t, entries);
+    expect(entries.slice(0, 4).map((e) => e.type)).toEqual(Array(4).fill("core.fs.data"));
+    expect(errnoEnd(0)).toBe(END_ERROR);
+    copier.onEnded([jobs[0]!.slot, END_EOF, jobs[1]!.slot, END_CANCELLED]);
+    copier.onEnded([jobs[2]!.slot, errnoEnd(5), jobs[3]!.slot, errnoEnd(0)]);
+    const ends = await Promise.all(jobs.map(async (j) => [await j.ended, j.errno]));
+    expect(ends).toEqual([
+      ["eof", 0],
+      ["cancelled", 0],
+      ["error", 5],
+      ["error", 0],
+    ]);
   });
 
   test("cancelling a copy that ended does not touch the next copy in its slot", () => {

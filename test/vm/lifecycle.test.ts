@@ -148,6 +148,33 @@ test("a host that leaves mid-stream: the next host's first frame is core.ready a
   await d.closed();
 }, 60_000);
 
+test("a host that leaves mid-read of a tmpfs file (the port thread copies it): the next host gets core.ready and nothing of the read", async () => {
+  const c0 = await guest.connect();
+  await c0.exec("truncate", ["-s", "2G", "/tmp/sparse-2g"]).collect();
+  c0.close();
+  await c0.closed();
+  for (let round = 0; round < 2; round++) {
+    const c = await guest.connect();
+    let got = 0;
+    for await (const chunk of c.read("/tmp/sparse-2g")) if ((got += chunk.length) >= 8 * 1024 * 1024) break;
+    c.close();
+    await c.closed();
+    const frames = await rawFrames(guest.state.socket, 1500);
+    expect(frames.length).toBeGreaterThanOrEqual(1);
+    expect(frames[0]).toEqual({ id: 0, type: "core.ready" });
+    expect(frames.filter((f) => f.id !== 0)).toEqual([]);
+  }
+  const d = await guest.connect();
+  await d.exec("rm", ["/tmp/sparse-2g"]).collect();
+  // The read was ended, not left running: a new read of a small file works at once.
+  await d.writeFile("/tmp/small", new TextEncoder().encode("small\n"));
+  const parts: Uint8Array[] = [];
+  for await (const chunk of d.read("/tmp/small")) parts.push(chunk);
+  expect(text(Buffer.concat(parts))).toBe("small\n");
+  d.close();
+  await d.closed();
+}, 60_000);
+
 /** Every frame a raw connection to the relay gets within `ms` (id and type), sending nothing. */
 async function rawFrames(socket: string, ms: number): Promise<{ id: number; type: string }[]> {
   const decoder = new FrameDecoder();

@@ -118,6 +118,26 @@ describe("shares, tmpfs, hostname, network, CA and MSB_USER", () => {
     expect(r.out).toContain("1777\n755\n");
   });
 
+  test("fs read of the same bytes from a share (the main thread reads it) and from a tmpfs (the port thread copies it): both byte for byte", async () => {
+    // Not a multiple of the 256 KiB frame, so the last frame is short in both paths.
+    const bytes = new Uint8Array(3 * 1024 * 1024 + 12345).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(join(host, "rw", "big.bin"), bytes);
+    const r = await sh(c, "cp /mnt/rw/big.bin /scratch/big.bin && stat -f -c %T /mnt/rw /scratch", "root");
+    const [share, scratch] = r.out.split("\n");
+    expect(share).not.toMatch(/^(tmpfs|ramfs)$/);
+    expect(scratch).toBe("tmpfs");
+    for (const path of ["/mnt/rw/big.bin", "/scratch/big.bin"]) {
+      const parts: Uint8Array[] = [];
+      for await (const chunk of c.read(path)) parts.push(chunk);
+      expect(Buffer.concat(parts).equals(Buffer.from(bytes))).toBe(true);
+    }
+    // An empty file on tmpfs: no data, a clean end.
+    expect((await sh(c, "rm /scratch/big.bin && : > /scratch/empty", "root")).code).toBe(0);
+    const none: Uint8Array[] = [];
+    for await (const chunk of c.read("/scratch/empty")) none.push(chunk);
+    expect(Buffer.concat(none).length).toBe(0);
+  });
+
   test("MSB_HOSTNAME", async () => {
     const r = await sh(c, "hostname; cat /etc/hostname; head -2 /etc/hosts");
     expect(r.out).toBe(

@@ -42,6 +42,11 @@ export function fsFailure(prefix: FsErrorPrefix, e: unknown): FsFailure {
   return new FsFailure(`${prefix}: ${osMessage(e)}`);
 }
 
+/** An FsFailure for a system call that failed with `errno` (0: not known). */
+export function fsFailureErrno(prefix: FsErrorPrefix, errno: number): FsFailure {
+  return new FsFailure(`${prefix}: ${errno > 0 ? `${strerror(errno)} (os error ${errno})` : "failed"}`);
+}
+
 /** Runs `op`, turning any error into an FsFailure with `prefix`. */
 export async function step<T>(prefix: FsErrorPrefix, op: () => Promise<T>): Promise<T> {
   try {

@@ -7,6 +7,7 @@
 import type { FsOp, FsResponse } from "../../protocol/payloads.ts";
 import type { SessionContext } from "../session-context.ts";
 import { FsFailure } from "./errors.ts";
+import type { CopyJob } from "../port/copier.ts";
 import { readOp } from "./read.ts";
 import { listOp, statOp } from "./stat.ts";
 import { copyOp, mkdirOp, removeDirOp, removeOp, renameOp } from "./tree.ts";
@@ -19,6 +20,8 @@ function message(e: unknown): string {
 export class FsHandlers {
   #writes = new Map<number, { session: WriteSession; responded: boolean }>();
   #reads = new Set<number>();
+  /** Reads the port thread is copying (fs/read.ts). */
+  readonly #copies = new Set<CopyJob>();
 
   constructor(readonly ctx: SessionContext) {}
 
@@ -58,9 +61,13 @@ export class FsHandlers {
       case "List":
         return { List: await listOp(op.path) };
       case "Read":
-        await readOp(op.path, this.ctx.queue, (data, done) =>
-          this.ctx.sendData(id, "core.fs.data", data, true, done),
-        );
+        await readOp(op.path, {
+          id,
+          queue: this.ctx.queue,
+          emit: (data, done) => this.ctx.sendData(id, "core.fs.data", data, true, done),
+          copier: this.ctx.copier,
+          copies: this.#copies,
+        });
         return null;
       case "Mkdir":
         await mkdirOp(op.path);
@@ -122,8 +129,12 @@ export class FsHandlers {
       .catch((e) => this.#failWrite(id, entry, e));
   }
 
-  /** The connection is gone: abandon unfinished uploads, leaving their targets untouched. */
+  /**
+   * The connection is gone: abandon unfinished uploads, leaving their targets untouched, and stop
+   * the port thread's copies of reads (their frames would be for a host that is not there).
+   */
   closeAll(): void {
+    for (const job of this.#copies) job.cancel();
     for (const { session } of this.#writes.values()) void session.abort();
     this.#writes.clear();
   }

@@ -1,7 +1,7 @@
 /**
- * The main thread's side of the pipes the port thread copies to the host itself
- * (port/copy-loop.ts): it hands a pipe over, learns how far the copy got, cancels it, and hears
- * when it ended. Only the virtio port has one; host mode's socket is written by the main thread.
+ * The main thread's side of the pipes (and in-memory files, fs/read.ts) the port thread copies to
+ * the host itself (port/copy-loop.ts): it hands a descriptor over, learns how far the copy got,
+ * cancels it, and hears when it ended. Only the virtio port has one; host mode's socket is written by the main thread.
  */
 import {
   cancelCopy,
@@ -15,6 +15,7 @@ import {
   type CopyType,
   END_CANCELLED,
   END_EOF,
+  endErrno,
 } from "./copy-table.ts";
 
 export type CopyEnd = "eof" | "error" | "cancelled";
@@ -22,7 +23,7 @@ export type CopyEnd = "eof" | "error" | "cancelled";
 export class PortCopier {
   readonly table = newCopyTable();
   readonly #t = new Int32Array(this.table);
-  readonly #ends = new Map<number, (end: CopyEnd) => void>();
+  readonly #ends = new Map<number, (end: CopyEnd, errno: number) => void>();
   /**
    * Slots up to the highest in use (the port thread scans this many every round): the lowest free
    * slot is taken, and the count shrinks when the top ones end, so a burst of sessions once does
@@ -36,18 +37,27 @@ export class PortCopier {
   /** `poke` wakes the port thread so it reads the table again. */
   constructor(readonly poke: () => void) {}
 
-  /** Starts copying `fd` (its read end) as `type` frames of session `id`; waits for a free slot. */
+  /**
+   * Starts copying `fd` (a pipe's read end, or a file that never waits on a device) as `type`
+   * frames of session `id`; waits for a free slot.
+   */
   async start(fd: number, id: number, type: CopyType): Promise<CopyJob> {
     while (this.#ends.size >= MAX_COPIES) await new Promise<void>((r) => this.#slotWaiters.push(r));
     let slot = 0;
     while (this.#ends.has(slot)) slot++;
     if (slot >= this.#used) setCopiesUsed(this.#t, (this.#used = slot + 1));
-    let resolve!: (end: CopyEnd) => void;
-    const ended = new Promise<CopyEnd>((r) => (resolve = r));
+    let settle!: (end: CopyEnd) => void;
+    const ended = new Promise<CopyEnd>((r) => (settle = r));
+    const job = new CopyJob(this, slot, ended);
+    const resolve = (end: CopyEnd, errno: number) => {
+      job.errno = errno;
+      settle(end);
+    };
     this.#ends.set(slot, resolve);
+    job.token = resolve;
     startCopy(this.#t, slot, fd, id, type, this.epoch);
     this.poke();
-    return new CopyJob(this, slot, ended, resolve);
+    return job;
   }
 
   /** The port thread's report: [slot, code, ...] ended; their slots are free again. */
@@ -62,7 +72,7 @@ export class PortCopier {
       while (this.#used > 0 && !this.#ends.has(this.#used - 1)) this.#used--;
       setCopiesUsed(this.#t, this.#used);
       this.#slotWaiters.shift()?.();
-      resolve(code === END_EOF ? "eof" : code === END_CANCELLED ? "cancelled" : "error");
+      resolve(code === END_EOF ? "eof" : code === END_CANCELLED ? "cancelled" : "error", endErrno(code));
     }
   }
 
@@ -83,13 +93,17 @@ export class PortCopier {
   }
 }
 
-/** One pipe being copied. `ended` resolves once its last frame is out (or it was cancelled). */
+/** One pipe (or file) being copied. `ended` resolves once its last frame is out (or it was cancelled). */
 export class CopyJob {
+  /** For an "error" end: the read's errno, when the port thread knew it (else 0). */
+  errno = 0;
+  /** Names this copy to the copier (a later copy in the same slot has another). */
+  token: unknown = null;
+
   constructor(
     readonly copier: PortCopier,
     readonly slot: number,
     readonly ended: Promise<CopyEnd>,
-    readonly token: unknown,
   ) {}
 
   /** Bytes read from the pipe so far, modulo 2^32. */

@@ -18,6 +18,7 @@
 import { ptr } from "bun:ffi";
 import { encodeDataFrameHead } from "../../protocol/frame.ts";
 import { EAGAIN, PORT_WRITE_MAX, readFdAt, writeChunkedAt } from "../../sys/fd-io.ts";
+import { SysError } from "../../sys/libc.ts";
 import { BULK_FRAME_MAX } from "../output-queue.ts";
 import {
   addCopied,
@@ -26,6 +27,7 @@ import {
   END_CANCELLED,
   END_EOF,
   END_ERROR,
+  errnoEnd,
   setPortBlocked,
   type CopyEntry,
   type EndCode,
@@ -108,15 +110,17 @@ export class CopyLoop {
   #copyOne(e: CopyEntry): number {
     if (this.pending || e.cancel || !workerBegin(this.control)) return 0;
     let n: number;
+    let errno = 0;
     try {
-      n = readFdAt(e.fd, this.#at + HEAD_ROOM, BULK_FRAME_MAX, `${e.type} of exec ${e.id}`);
-    } catch {
+      n = readFdAt(e.fd, this.#at + HEAD_ROOM, BULK_FRAME_MAX, `${e.type} of ${e.id}`);
+    } catch (err) {
       n = -1;
+      errno = err instanceof SysError ? err.errno : 0;
     }
     if (n <= 0) {
       this.#release();
       if (n === 0) this.#end(e.slot, END_EOF);
-      else if (n !== -EAGAIN) this.#end(e.slot, END_ERROR);
+      else if (n !== -EAGAIN) this.#end(e.slot, errnoEnd(errno));
       if (n !== -EAGAIN) e.cancel = true; // ended: no more reads this round
       this.#report();
       return 0;

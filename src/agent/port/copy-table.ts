@@ -6,7 +6,8 @@
  *   FD      the pipe's read end (the main thread closes it once the copy ended)
  *   STATE   FREE, COPYING (set by the main thread), ENDED (set by the port thread)
  *   ID      the session id of the frames
- *   TYPE    which frames: core.exec.stdout or core.exec.stderr (an index into TYPES)
+ *   TYPE    which frames: core.exec.stdout, core.exec.stderr or core.fs.data (an index into
+ *           TYPES); the last for a file read from memory (fs/read.ts), the others for pipes
  *   READ    bytes read from the pipe so far, modulo 2^32 (Atomics.add wraps)
  *   CANCEL  1: stop at the next frame boundary (set by the main thread)
  *   EPOCH   the connection the copy belongs to: a copy of an earlier one is ended, never sent
@@ -36,10 +37,22 @@ const ENDED = 2;
 export const END_EOF = 1;
 export const END_ERROR = 2;
 export const END_CANCELLED = 3;
-export type EndCode = typeof END_EOF | typeof END_ERROR | typeof END_CANCELLED;
+/** A read that failed with an errno ends with END_ERRNO + errno (the main thread's error text). */
+export const END_ERRNO = 16;
+export type EndCode = number;
 
-const TYPES: readonly DataMessageType[] = ["core.exec.stdout", "core.exec.stderr"];
-export type CopyType = "core.exec.stdout" | "core.exec.stderr";
+/** The end code of a read that failed with `errno` (END_ERROR when it is not known). */
+export function errnoEnd(errno: number): EndCode {
+  return errno > 0 ? END_ERRNO + errno : END_ERROR;
+}
+
+/** The errno an end code carries, or 0. */
+export function endErrno(code: EndCode): number {
+  return code >= END_ERRNO ? code - END_ERRNO : 0;
+}
+
+const TYPES: readonly DataMessageType[] = ["core.exec.stdout", "core.exec.stderr", "core.fs.data"];
+export type CopyType = "core.exec.stdout" | "core.exec.stderr" | "core.fs.data";
 
 export function newCopyTable(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (HEADER + MAX_COPIES * WORDS));
