@@ -1,7 +1,8 @@
 /**
  * The main thread's side of the pipes (and in-memory files, fs/read.ts) the port thread copies to
  * the host itself (port/copy-loop.ts): it hands a descriptor over, learns how far the copy got,
- * cancels it, and hears when it ended. Only the virtio port has one; host mode's socket is written by the main thread.
+ * cancels it, and hears when it ended. Only the virtio port has one; host mode's socket is
+ * written by the main thread.
  */
 import {
   cancelCopy,
@@ -93,7 +94,10 @@ export class PortCopier {
   }
 }
 
-/** One pipe (or file) being copied. `ended` resolves once its last frame is out (or it was cancelled). */
+/**
+ * One pipe (or file) being copied. `ended` resolves once its last frame is out (or it was
+ * cancelled).
+ */
 export class CopyJob {
   /** For an "error" end: the read's errno, when the port thread knew it (else 0). */
   errno = 0;
