@@ -59,7 +59,7 @@ export async function startAgent(opts: StartOptions = {}): Promise<HostAgent> {
     runtimeDir,
     proc,
     log: () => readFileSync(logPath, "utf8"),
-    connect: () => AgentClient.connect(socket),
+    connect: () => connectWhenListening(socket, proc, logPath),
     rssKiB: () => {
       const status = readFileSync(`/proc/${proc.pid}/status`, "utf8");
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? "0");
@@ -70,6 +70,26 @@ export async function startAgent(opts: StartOptions = {}): Promise<HostAgent> {
       if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Connects once agentd listens. The socket file appears at bind(2), a moment before listen(2): a
+ * connection in between is refused (seen once in CI on a busy machine). A refusal while agentd
+ * runs is tried again for up to a second; once agentd has exited, its log is the error.
+ */
+async function connectWhenListening(socket: string, proc: Subprocess, logPath: string): Promise<AgentClient> {
+  for (let i = 0; ; i++) {
+    try {
+      return await AgentClient.connect(socket);
+    } catch (e) {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(
+          `agentd exited (${proc.exitCode ?? proc.signalCode}):\n${readFileSync(logPath, "utf8")}`,
+        );
+      if (i >= 20) throw e;
+      await Bun.sleep(50);
+    }
+  }
 }
 
 export const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
