@@ -13,16 +13,27 @@
  * Releasing data that is not from the pool, or from a buffer not lent now, does nothing.
  */
 
+import { MAX_FRAME_SIZE } from "../protocol/constants.ts";
+
 /** Frames from this size up to CLASS_SIZE use pooled buffers; smaller ones are cheap as is. */
 export const POOLED_MIN = 128 * 1024;
 /** One size class: a 1 MiB chunk plus its frame header and CBOR envelope. */
 export const CLASS_SIZE = 1024 * 1024 + 4096;
+/**
+ * The large class: any frame above CLASS_SIZE, up to the largest the protocol allows (fs.data
+ * chunks of 3 MiB, as the Rust host sends them). Not pooled, each was a 3 MiB buffer of garbage:
+ * an upload of one 256 MiB buffer in 3 MiB chunks took agentd's RSS to 71.6 MiB.
+ */
+export const LARGE_CLASS_SIZE = MAX_FRAME_SIZE + 4096;
 /** Free buffers kept (the inbound budget holds about two frames at once). */
 const KEEP = 3;
+/** Free large buffers kept: the budget pauses reading after one large frame. */
+const KEEP_LARGE = 1;
 /** Free buffers are dropped after this long without an upload (idle RSS). */
 const IDLE_TRIM_MS = 2000;
 
 const free: ArrayBuffer[] = [];
+const freeLarge: ArrayBuffer[] = [];
 /**
  * Buffers lent and not given back. Weak: a frame whose data nobody gives back (a large exec
  * request, stdin for a terminal, a chunk for a finished session) is collected with its buffer.
@@ -34,8 +45,11 @@ let trimTimer: ReturnType<typeof setTimeout> | null = null;
 
 /** A buffer of exactly `n` bytes: pooled when n is in the pooled range, else a new one. */
 export function allocFrame(n: number): Uint8Array {
-  if (n < POOLED_MIN || n > CLASS_SIZE) return new Uint8Array(n);
-  const buf = free.pop() ?? new ArrayBuffer(CLASS_SIZE);
+  if (n < POOLED_MIN || n > LARGE_CLASS_SIZE) return new Uint8Array(n);
+  const buf =
+    n <= CLASS_SIZE
+      ? (free.pop() ?? new ArrayBuffer(CLASS_SIZE))
+      : (freeLarge.pop() ?? new ArrayBuffer(LARGE_CLASS_SIZE));
   lent.add(buf);
   lentCount++;
   scheduleTrim();
@@ -47,7 +61,9 @@ export function releaseFrameData(data: Uint8Array): void {
   const buf = data.buffer as ArrayBuffer;
   if (!lent.delete(buf)) return;
   lentCount--;
-  if (free.length < KEEP) free.push(buf);
+  if (buf.byteLength === CLASS_SIZE) {
+    if (free.length < KEEP) free.push(buf);
+  } else if (freeLarge.length < KEEP_LARGE) freeLarge.push(buf);
   scheduleTrim();
 }
 
@@ -89,12 +105,13 @@ function scheduleTrim(): void {
     }
     trimTimer = null;
     free.length = 0;
+    freeLarge.length = 0;
   };
   trimTimer = setTimeout(check, IDLE_TRIM_MS);
   trimTimer.unref?.();
 }
 
 /** For tests: buffers lent now and kept free. */
-export function framePoolState(): { lent: number; free: number } {
-  return { lent: lentCount, free: free.length };
+export function framePoolState(): { lent: number; free: number; freeLarge: number } {
+  return { lent: lentCount, free: free.length, freeLarge: freeLarge.length };
 }

@@ -1,12 +1,13 @@
 /**
- * Frame buffers: which inbound frames are pooled, reuse, releases of data not lent, and the free
- * buffers shared with the download pools.
+ * Frame buffers: which inbound frames are pooled (a 1 MiB class and a large one up to the largest
+ * frame), reuse, releases of data not lent, and the free buffers shared with the download pools.
  */
 import { expect, test } from "bun:test";
 import {
   allocFrame,
   CLASS_SIZE,
   framePoolState,
+  LARGE_CLASS_SIZE,
   offerFree,
   POOLED_MIN,
   releaseFrameData,
@@ -14,14 +15,15 @@ import {
 } from "../../src/agent/frame-pool.ts";
 import { BufferPool } from "../../src/agent/fs/buffer-pool.ts";
 import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
+import { FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../../src/protocol/constants.ts";
 
 test("frames in the pooled range share buffers once given back; others are plain", () => {
   const small = allocFrame(POOLED_MIN - 1);
-  const huge = allocFrame(CLASS_SIZE + 1);
+  const beyond = allocFrame(LARGE_CLASS_SIZE + 1);
   expect(small.buffer.byteLength).toBe(POOLED_MIN - 1);
-  expect(huge.buffer.byteLength).toBe(CLASS_SIZE + 1);
+  expect(beyond.buffer.byteLength).toBe(LARGE_CLASS_SIZE + 1);
   releaseFrameData(small);
-  releaseFrameData(huge);
+  releaseFrameData(beyond);
   expect(framePoolState().lent).toBe(0);
 
   const a = allocFrame(1 << 20);
@@ -38,6 +40,27 @@ test("frames in the pooled range share buffers once given back; others are plain
   const c = allocFrame(POOLED_MIN);
   expect(c.buffer).toBe(aBuffer);
   releaseFrameData(c);
+});
+
+test("frames above the 1 MiB class, up to the protocol's largest (3 MiB fs.data chunks), share large buffers", () => {
+  const big = allocFrame(FS_CHUNK_SIZE + 64);
+  expect(big.length).toBe(FS_CHUNK_SIZE + 64);
+  expect(big.buffer.byteLength).toBe(LARGE_CLASS_SIZE);
+  expect(LARGE_CLASS_SIZE).toBeGreaterThanOrEqual(MAX_FRAME_SIZE);
+  const bigBuffer = big.buffer;
+  releaseFrameData(big);
+  expect(framePoolState()).toMatchObject({ lent: 0, freeLarge: 1 });
+  // The next large frame takes it; a 1 MiB frame does not (its class stays its own).
+  const one = allocFrame(1 << 20);
+  expect(one.buffer).not.toBe(bigBuffer);
+  const next = allocFrame(CLASS_SIZE + 1);
+  expect(next.buffer).toBe(bigBuffer);
+  // Released twice, kept once.
+  releaseFrameData(next);
+  releaseFrameData(next);
+  expect(framePoolState()).toMatchObject({ lent: 1, freeLarge: 1 });
+  releaseFrameData(one);
+  expect(framePoolState().lent).toBe(0);
 });
 
 test("stdin frames decoded through the pool keep their bytes until given back, and reuse after", () => {

@@ -2,10 +2,11 @@
  * agentd's memory target in the real guest: RSS ≤ 64 MiB under load. One guest of its own, so
  * the peak is agentd's from boot: two rounds of 256 MiB each through stdin, fs write, stdout and
  * fs read (the bench's sequence: uploads first, so the downloads run on what the uploads left),
- * then 200 concurrent execs; and 23 transfers at once. The peak is the kernel's own high-water
- * mark (VmHWM), so no spike between samples is missed.
+ * then 200 concurrent execs; 23 transfers at once; and the protocol's largest frames. The peak
+ * is the kernel's own high-water mark (VmHWM), so no spike between samples is missed.
  */
 import { expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { guestPerFile } from "./guest-per-file.ts";
 import { text } from "./harness.ts";
 import { readBytes, repeated, stdinThroughWc, stdoutBytes } from "../support.ts";
@@ -69,6 +70,33 @@ test("23 transfers at once (10 stdout streams, 5 fs reads, 5 stdin streams, 3 up
   expect(peakMiB).toBeGreaterThan(16);
   expect(peakMiB).toBeLessThanOrEqual(64);
   await sh("rm -f /tmp/mixed.bin /tmp/mixed-up-*.bin");
+  c.close();
+  await c.closed();
+}, 600_000);
+
+test("the protocol's largest frames (3 MiB fs.data chunks of one 256 MiB buffer; 3.5 MiB stdin frames, as another host may send): bytes right, RSS ≤ 64 MiB", async () => {
+  const c = await guest.connect();
+  const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
+  await sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
+  // One buffer: the client cuts it into FS_CHUNK_SIZE (3 MiB) fs.data frames.
+  const whole = new Uint8Array(SIZE_MIB * MiB);
+  for (let i = 0; i < whole.length; i += 4096) whole[i] = (i >>> 12) & 0xff;
+  const want = createHash("sha256").update(whole).digest("hex");
+  await c.writeFile("/tmp/large-frames.bin", whole);
+  expect((await sh("sha256sum /tmp/large-frames.bin")).split(" ")[0]).toBe(want);
+  await sh("rm -f /tmp/large-frames.bin");
+  // stdin frames of 3.5 MiB sent as they are (the client itself cuts writes to 1 MiB).
+  const h = c.exec("wc", ["-c"]);
+  await h.started;
+  const chunk = new Uint8Array(3.5 * MiB).fill(0x3c);
+  for (let i = 0; i < 64; i++) await c.send(h.id, { type: "core.exec.stdin", payload: { data: chunk } });
+  await h.closeStdin();
+  expect(Number(text((await h.collect()).stdout).trim())).toBe(64 * chunk.length);
+  const s = await sh("cat /proc/$(pidof agentd)/status");
+  const peakMiB = Number(/VmHWM:\s+(\d+) kB/.exec(s)?.[1]) / 1024;
+  console.log(`agentd VmHWM with the largest frames ${peakMiB.toFixed(1)} MiB`);
+  expect(peakMiB).toBeGreaterThan(16);
+  expect(peakMiB).toBeLessThanOrEqual(64);
   c.close();
   await c.closed();
 }, 600_000);
