@@ -2,6 +2,7 @@
  * A running exec session seen from the host: output as an async iterable (or collected), stdin
  * as a method or a WritableStream, resize and signal, and the exit status.
  */
+import { STDIN_CHUNK_SIZE } from "../protocol/constants.ts";
 import type { ExecExited } from "../protocol/payloads.ts";
 import { Channel } from "./channel.ts";
 import { ExecStartError } from "./errors.ts";
@@ -72,10 +73,19 @@ export class ExecHandle {
     this.exited.catch(() => {});
   }
 
-  /** Writes to the command's stdin; resolves when the bytes are on their way (backpressure). */
+  /**
+   * Writes to the command's stdin; resolves when the bytes are on their way (backpressure). Any
+   * length: a write longer than STDIN_CHUNK_SIZE goes as several frames, all queued at once so a
+   * concurrent write cannot come between them.
+   */
   write(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    return bytes.length === 0 ? Promise.resolve() : this.transport.stdin(bytes);
+    if (bytes.length === 0) return Promise.resolve();
+    if (bytes.length <= STDIN_CHUNK_SIZE) return this.transport.stdin(bytes);
+    const sent: Promise<void>[] = [];
+    for (let at = 0; at < bytes.length; at += STDIN_CHUNK_SIZE)
+      sent.push(this.transport.stdin(bytes.subarray(at, at + STDIN_CHUNK_SIZE)));
+    return Promise.all(sent).then(() => {});
   }
 
   /** Closes stdin (on a tty: sends the EOF character, ^D). */

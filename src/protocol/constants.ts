@@ -44,6 +44,13 @@ export const FRAME_LENGTH_SIZE = 4;
  * double CBOR encoding of the payload.
  */
 export const FS_CHUNK_SIZE = 3 * 1024 * 1024;
+/**
+ * Largest stdin chunk the host client sends in one frame, 1 MiB: a longer write is cut into
+ * chunks of this (a single frame over MAX_FRAME_SIZE would be refused and its bytes lost), and
+ * 1 MiB frames sit in agentd's pooled buffer class and within the 1 MiB a session keeps of unread
+ * stdin in memory (ours: the Rust host's chunking is its own).
+ */
+export const STDIN_CHUNK_SIZE = 1024 * 1024;
 
 /** Frame flag bits (PROTOCOL.md §2): the host's relay routes on them. */
 export const FLAG_TERMINAL = 1;

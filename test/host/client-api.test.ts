@@ -4,7 +4,7 @@
  * ConnectionError on every pending promise.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentClient, ConnectionError, ExecStartError, RemoteFsError } from "../../src/host/index.ts";
@@ -121,4 +121,17 @@ test("senders waiting for a full socket fail with ConnectionError when the conne
   } finally {
     await own.stop();
   }
+});
+
+test("a stdin write longer than the largest frame arrives whole, and a write made meanwhile comes after it", async () => {
+  // 10 MiB: one frame would be over MAX_FRAME_SIZE (refused by agentd, its bytes lost).
+  const big = randomBytes(10 * 1024 * 1024 + 123);
+  const h = client.exec("sha256sum");
+  const first = h.write(big);
+  const second = h.write("tail\n"); // not awaited before: must not land among the chunks
+  await Promise.all([first, second]);
+  await h.closeStdin();
+  const r = await h.collect();
+  const want = createHash("sha256").update(big).update("tail\n").digest("hex");
+  expect(text(r.stdout).split(" ")[0]).toBe(want);
 });
