@@ -13,7 +13,7 @@
  * ```
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { FS_CHUNK_SIZE } from "../protocol/constants.ts";
+import { FRAME_LENGTH_SIZE, FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
 import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
 import type {
   EntryInfo,
@@ -26,7 +26,7 @@ import type {
   Rlimit,
 } from "../protocol/payloads.ts";
 import { Channel } from "./channel.ts";
-import { ConnectionError, RemoteFsError } from "./errors.ts";
+import { ConnectionError, FrameTooLargeError, RemoteFsError } from "./errors.ts";
 import { ExecHandle } from "./exec-handle.ts";
 
 export interface ExecOptions {
@@ -173,7 +173,12 @@ export class AgentClient {
 
   /** Sends one frame; resolves when the socket has taken it (backpressure). */
   send(id: number, message: Message): Promise<void> {
-    return this.sendRaw(encodeFrame(id, message));
+    const bytes = encodeFrame(id, message);
+    // The agent skips a frame over MAX_FRAME_SIZE without an answer: refuse it here instead.
+    const length = bytes.length - FRAME_LENGTH_SIZE;
+    if (length > MAX_FRAME_SIZE)
+      return Promise.reject(new FrameTooLargeError(message.type, length, MAX_FRAME_SIZE));
+    return this.sendRaw(bytes);
   }
 
   /** Sends raw bytes (tests of hostile input use this). */
@@ -214,7 +219,10 @@ export class AgentClient {
       cols: opts.cols ?? 80,
       rlimits: opts.rlimits ?? [],
     };
-    this.send(id, { type: "core.exec.request", payload: request }).catch((e) => handle.onClosed(e));
+    this.send(id, { type: "core.exec.request", payload: request }).catch((e) => {
+      this.#exec.delete(id);
+      handle.onClosed(e);
+    });
     return handle;
   }
 
@@ -223,8 +231,19 @@ export class AgentClient {
     data: Channel<Uint8Array> | null = null,
   ): { id: number; response: Promise<FsResponse> } {
     const id = this.allocateId();
-    const response = new Promise<FsResponse>((resolve) => this.#fs.set(id, { op, data, resolve }));
-    this.send(id, { type: "core.fs.request", payload: { op } }).catch(() => {});
+    let fail!: (e: Error) => void;
+    const response = new Promise<FsResponse>((resolve, reject) => {
+      this.#fs.set(id, { op, data, resolve });
+      fail = reject;
+    });
+    response.catch(() => {}); // a read's caller watches its data, not this
+    this.send(id, { type: "core.fs.request", payload: { op } }).catch((e) => {
+      // A lost connection is answered by the close handler; a request too large, here.
+      if (!(e instanceof FrameTooLargeError)) return;
+      this.#fs.delete(id);
+      data?.end(e);
+      fail(e);
+    });
     return { id, response };
   }
 
@@ -351,7 +370,10 @@ export class AgentClient {
     const op: FsOp = { op: "Write", path, mode };
     const { id, response } = this.#fsRequest(op);
     let answered: FsResponse | null = null;
-    void response.then((r) => (answered = r));
+    void response.then(
+      (r) => (answered = r),
+      (e: Error) => (answered = { ok: false, error: e.message, data: null }),
+    );
     const chunks =
       typeof source === "string"
         ? [new TextEncoder().encode(source)]

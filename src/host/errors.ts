@@ -40,3 +40,22 @@ export class ExecStartError extends AgentdError {
     return /No such file or directory/.test(this.message);
   }
 }
+
+/**
+ * A request would be a frame over the protocol's largest (MAX_FRAME_SIZE): the agent would skip
+ * it unanswered, so the client refuses to send it.
+ */
+export class FrameTooLargeError extends AgentdError {
+  constructor(
+    readonly type: string,
+    readonly length: number,
+    readonly max: number,
+  ) {
+    super(
+      ErrorCodes.FRAME_TOO_LARGE,
+      `${type} would be a frame of ${length} bytes, over the largest the protocol allows (${max}): ` +
+        `pass large data on stdin or as a file instead of in arguments, environment or paths`,
+    );
+    this.name = "FrameTooLargeError";
+  }
+}

@@ -13,7 +13,7 @@
  */
 export { AgentClient, type ExecOptions } from "./client.ts";
 export { ExecHandle, type ExecOutput, type ExecResult } from "./exec-handle.ts";
-export { ConnectionError, ExecStartError, RemoteFsError } from "./errors.ts";
+export { ConnectionError, ExecStartError, FrameTooLargeError, RemoteFsError } from "./errors.ts";
 export { AgentdError, ErrorCodes, type ErrorCode } from "../errors.ts";
 export { upload, download, type CopyOptions, type CopyProgress, type CopyStats } from "./tree-copy.ts";
 export type { EntryInfo, ExecExited, Ready, Rlimit } from "../protocol/payloads.ts";

@@ -7,7 +7,14 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AgentClient, ConnectionError, ExecStartError, RemoteFsError } from "../../src/host/index.ts";
+import {
+  AgentClient,
+  ConnectionError,
+  ErrorCodes,
+  ExecStartError,
+  FrameTooLargeError,
+  RemoteFsError,
+} from "../../src/host/index.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
 let agent: HostAgent;
@@ -134,4 +141,25 @@ test("a stdin write longer than the largest frame arrives whole, and a write mad
   const r = await h.collect();
   const want = createHash("sha256").update(big).update("tail\n").digest("hex");
   expect(text(r.stdout).split(" ")[0]).toBe(want);
+});
+
+test("a request that would be a frame over the largest is refused by the client with FrameTooLargeError, not left unanswered", async () => {
+  const huge = "x".repeat(5 * 1024 * 1024);
+  const tooLarge = { name: "FrameTooLargeError", code: ErrorCodes.FRAME_TOO_LARGE };
+  expect(
+    await client
+      .exec("echo", [huge])
+      .collect()
+      .catch((e) => e),
+  ).toMatchObject(tooLarge);
+  expect(await client.stat(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
+  expect(await client.readFile(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
+  expect(await client.writeFile(`/${huge}`, "hi").catch((e) => e)).toMatchObject(tooLarge);
+  const e = await client.exec("echo", [huge]).started.catch((e) => e);
+  expect(e).toBeInstanceOf(FrameTooLargeError);
+  expect(e.message).toMatch(
+    /core\.exec\.request would be a frame of \d+ bytes, over the largest the protocol allows \(4194304\)/,
+  );
+  // The connection goes on.
+  expect(text((await client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
 });
