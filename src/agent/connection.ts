@@ -6,6 +6,7 @@
  */
 import type { PortCopier } from "./port/copier.ts";
 import { describe } from "../errors.ts";
+import { FRAME_LENGTH_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
 import {
   encodeDataFrameHead,
   encodeFrame,
@@ -60,9 +61,19 @@ export class Connection implements SessionContext {
     return this.#closed;
   }
 
-  send(id: number, message: Message, bulk = false): void {
-    if (this.#closed) return;
-    this.queue.push(encodeFrame(id, message), bulk);
+  send(id: number, message: Message, bulk = false): boolean {
+    if (this.#closed) return true;
+    const frame = encodeFrame(id, message);
+    const length = frame.length - FRAME_LENGTH_SIZE;
+    if (length > MAX_FRAME_SIZE) {
+      log(
+        "warn",
+        `${message.type} for ${id} would be a frame of ${length} bytes, over ${MAX_FRAME_SIZE}: not sent`,
+      );
+      return false;
+    }
+    this.queue.push(frame, bulk);
+    return true;
   }
 
   sendData(

@@ -15,8 +15,12 @@ export interface SessionContext {
   readonly budget: InboundBudget;
   /** Copies output pipes to the host off the main thread (the virtio port only); else null. */
   readonly copier: PortCopier | null;
-  /** Sends a frame; `bulk` puts it in the output queue's bulk lane (pipe output, fs.data). */
-  send(id: number, message: Message, bulk?: boolean): void;
+  /**
+   * Sends a frame; `bulk` puts it in the output queue's bulk lane (pipe output, fs.data). False,
+   * with nothing sent, when the message would be a frame over MAX_FRAME_SIZE (the host would
+   * refuse it): the caller answers otherwise.
+   */
+  send(id: number, message: Message, bulk?: boolean): boolean;
   /**
    * Sends a `{data}` frame without copying `data`, which must stay unchanged until `done` is
    * called (when written, or when the connection is gone).

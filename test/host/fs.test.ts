@@ -275,3 +275,21 @@ describe("Write onto a bind-mounted file (rename cannot replace a mount point)",
     }
   });
 });
+
+test("a List whose answer would be a frame over the largest gets a readdir error naming the count; the connection goes on", async () => {
+  const big = join(dir, "many-entries");
+  mkdirSync(big);
+  // ~330 bytes of CBOR per entry (its full path and fields): 14 000 entries make ~4.6 MB.
+  const stem = "n".repeat(230);
+  for (let i = 0; i < 14_000; i++) writeFileSync(join(big, `${stem}-${i}`), "");
+  const e = await client.list(big).catch((e) => e);
+  expect(e.remote).toBe(
+    "readdir: 14000 entries would be a frame over the protocol's largest (4194304 bytes)",
+  );
+  expect(e.prefix).toBe("readdir");
+  expect(agent.log()).toMatch(
+    /core\.fs\.response for \d+ would be a frame of \d+ bytes, over 4194304: not sent/,
+  );
+  rmSync(big, { recursive: true, force: true });
+  expect((await client.list(dir)).length).toBeGreaterThan(0);
+}, 60_000);

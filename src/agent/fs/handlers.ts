@@ -4,6 +4,7 @@
  * empty chunk. After a write fails, every later fs.data of that id (the empty one included) gets
  * its own error response, as PROTOCOL.md §6 asks, so a host waiting on any of them is answered.
  */
+import { MAX_FRAME_SIZE } from "../../protocol/constants.ts";
 import type { FsOp, FsResponse } from "../../protocol/payloads.ts";
 import type { SessionContext } from "../session-context.ts";
 import { FsFailure } from "./errors.ts";
@@ -30,9 +31,18 @@ export class FsHandlers {
     return this.#writes.has(id) || this.#reads.has(id);
   }
 
-  /** A Read's response goes through the bulk lane, behind its own fs.data. */
+  /**
+   * A Read's response goes through the bulk lane, behind its own fs.data. An answer too large for
+   * one frame (a List of tens of thousands of entries) becomes an error that says so: the host
+   * would refuse the frame and wait forever.
+   */
   #respond(id: number, payload: FsResponse): void {
-    this.ctx.send(id, { type: "core.fs.response", payload }, this.#reads.has(id));
+    const bulk = this.#reads.has(id);
+    if (this.ctx.send(id, { type: "core.fs.response", payload }, bulk)) return;
+    const what =
+      payload.data && "List" in payload.data ? `${payload.data.List.length} entries` : "the answer";
+    const error = `readdir: ${what} would be a frame over the protocol's largest (${MAX_FRAME_SIZE} bytes)`;
+    this.ctx.send(id, { type: "core.fs.response", payload: { ok: false, error, data: null } }, bulk);
   }
 
   #ok(id: number, data: FsResponse["data"] = null): void {
