@@ -29,6 +29,7 @@ import {
   END_EOF,
   END_ERROR,
   errnoEnd,
+  MAX_COPIES,
   newCopyTable,
   nextEpoch,
   setCopiesUsed,
@@ -218,6 +219,25 @@ describe("copy table", () => {
       ["error", 5],
       ["error", 0],
     ]);
+  });
+
+  test("a reserved slot is there for start() without waiting; when all are taken or promised, reserve says no", async () => {
+    const copier = new PortCopier(() => {});
+    for (let i = 0; i < MAX_COPIES; i++) expect(copier.reserve()).toBe(true);
+    expect(copier.reserve()).toBe(false);
+    const job = await copier.start(10, 1, "core.exec.stdout", true);
+    expect(copier.reserve()).toBe(false); // the start took its own promise, no more
+    // An unreserved start waits until a promise is given back.
+    let started = false;
+    const waiting = copier.start(11, 2, "core.exec.stdout").then((j) => ((started = true), j));
+    await Bun.sleep(5);
+    expect(started).toBe(false);
+    copier.unreserve();
+    const second = await waiting;
+    expect(second.slot).not.toBe(job.slot);
+    // A copy that ends frees its slot for a new promise.
+    copier.onEnded([job.slot, END_EOF]);
+    expect(copier.reserve()).toBe(true);
   });
 
   test("cancelling a copy that ended does not touch the next copy in its slot", () => {

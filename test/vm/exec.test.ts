@@ -102,3 +102,21 @@ test("fairness: a keystroke echo comes back in < 100 ms at p99 while a 1 GiB fs 
   await c.exec("rm", ["/tmp/sparse-1g"]).collect();
   expect(percentile(keys, 99)).toBeLessThan(100);
 }, 180_000);
+
+test("600 sessions at once, each printing a line and then sleeping: every line arrives while all still run (past 512, the main thread pumps the pipes)", async () => {
+  const n = 600;
+  const got = new Set<number>();
+  const handles = Array.from({ length: n }, (_, i) => {
+    const h = c.exec("sh", ["-c", `echo line-${i}; exec sleep 60`]);
+    void (async () => {
+      for await (const o of h.output) if (text(o.data) === `line-${i}\n`) got.add(i);
+    })().catch(() => {});
+    return h;
+  });
+  // Before the fallback the 88 past the port thread's 1024 copies waited for others to end.
+  for (let t = 0; t < 60 && got.size < n; t++) await Bun.sleep(500);
+  expect(got.size).toBe(n);
+  for (const h of handles) h.signal(9);
+  const ends = await Promise.all(handles.map((h) => h.exited));
+  expect(ends.every((e) => e.code === -1 && e.signal === 9)).toBe(true);
+}, 180_000);

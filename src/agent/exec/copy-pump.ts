@@ -23,7 +23,10 @@ export class CopyPump implements OutputPump {
   /** Where the copied count must get before the pump may be cut (see oweWhatIsThere). */
   #owedUntil: number | null = null;
 
-  /** Takes ownership of `fd`, the read end: it is closed when the copy ends. */
+  /**
+   * Takes ownership of `fd`, the read end: it is closed when the copy ends. The caller has
+   * reserved the copier's slot (PortCopier.reserve).
+   */
   constructor(
     fd: number,
     readonly queue: OutputQueue,
@@ -36,13 +39,16 @@ export class CopyPump implements OutputPump {
   }
 
   async #run(): Promise<void> {
+    let reserved = true;
     try {
       await this.queue.whenWritten();
       if (this.#cancelled || this.queue.closed) return;
-      this.#job = await this.copier.start(this.#fd, this.id, this.type);
+      reserved = false;
+      this.#job = await this.copier.start(this.#fd, this.id, this.type, true);
       if (this.#cancelled) this.#job.cancel();
       await this.#job.ended;
     } finally {
+      if (reserved) this.copier.unreserve();
       this.#ended = true;
       closeFd(this.#fd);
     }

@@ -125,9 +125,10 @@ export class ExecSession {
       (data, done) =>
         this.ctx.sendData(this.id, type, data, true, done);
     const copier = this.ctx.copier;
-    // On the virtio port the port thread copies the pipes itself (copy-pump.ts).
+    // On the virtio port the port thread copies the pipes itself (copy-pump.ts), while it has a
+    // slot free; else (past 512 sessions at once) the main thread pumps them, as in host mode.
     const pump = (fd: number, type: "core.exec.stdout" | "core.exec.stderr", name: string): OutputPump =>
-      copier
+      copier?.reserve()
         ? new CopyPump(fd, this.ctx.queue, copier, this.id, type)
         : new Pump(fd, this.ctx.queue, emit(type), `${name} of exec ${this.id}`);
     this.#pumps = [

@@ -39,7 +39,8 @@ export async function readOp(path: string, target: ReadTarget): Promise<void> {
   try {
     const s = await step("read", () => fh.stat());
     if (s.isDirectory()) throw fsFailure("read", errnoError("EISDIR", "is a directory"));
-    if (target.copier && s.isFile() && inMemoryFilesystem(fh.fd))
+    // The port thread only with a slot free now; else the main thread reads, as for any file.
+    if (target.copier && s.isFile() && inMemoryFilesystem(fh.fd) && target.copier.reserve())
       return await copyByPortThread(fh.fd, target);
     const { queue, emit } = target;
     for (;;) {
@@ -67,8 +68,8 @@ export async function readOp(path: string, target: ReadTarget): Promise<void> {
  * frame is out (the response then follows it), or quietly when the host left.
  */
 async function copyByPortThread(fd: number, { id, queue, copier, copies }: ReadTarget): Promise<void> {
-  if (queue.closed) return;
-  const job = await copier!.start(fd, id, "core.fs.data");
+  if (queue.closed) return copier!.unreserve();
+  const job = await copier!.start(fd, id, "core.fs.data", true);
   copies.add(job);
   try {
     if ((await job.ended) === "error") throw fsFailureErrno("read", job.errno);

@@ -32,6 +32,8 @@ export class PortCopier {
    */
   #used = 0;
   #slotWaiters: (() => void)[] = [];
+  /** Slots promised by reserve() and not yet taken by start() or given back. */
+  #reserved = 0;
   /** The connection new copies belong to: the port thread's count, told with each "up". */
   epoch = 0;
 
@@ -39,11 +41,32 @@ export class PortCopier {
   constructor(readonly poke: () => void) {}
 
   /**
-   * Starts copying `fd` (a pipe's read end, or a file that never waits on a device) as `type`
-   * frames of session `id`; waits for a free slot.
+   * Promises a slot to a copy that will start later, or says false when all are taken or
+   * promised: the caller then moves its bytes on the main thread instead of waiting (a session
+   * past the 512th must not wait for another to end before its output moves).
    */
-  async start(fd: number, id: number, type: CopyType): Promise<CopyJob> {
-    while (this.#ends.size >= MAX_COPIES) await new Promise<void>((r) => this.#slotWaiters.push(r));
+  reserve(): boolean {
+    if (this.#ends.size + this.#reserved >= MAX_COPIES) return false;
+    this.#reserved++;
+    return true;
+  }
+
+  /** Gives back a slot reserve() promised and start() will not take. */
+  unreserve(): void {
+    if (this.#reserved === 0) return;
+    this.#reserved--;
+    this.#slotWaiters.shift()?.();
+  }
+
+  /**
+   * Starts copying `fd` (a pipe's read end, or a file that never waits on a device) as `type`
+   * frames of session `id`, in the slot reserve() promised (`reserved`), else waiting for one.
+   */
+  async start(fd: number, id: number, type: CopyType, reserved = false): Promise<CopyJob> {
+    if (reserved && this.#reserved > 0) this.#reserved--;
+    else
+      while (this.#ends.size + this.#reserved >= MAX_COPIES)
+        await new Promise<void>((r) => this.#slotWaiters.push(r));
     let slot = 0;
     while (this.#ends.has(slot)) slot++;
     if (slot >= this.#used) setCopiesUsed(this.#t, (this.#used = slot + 1));
