@@ -6,11 +6,12 @@
  */
 import type { PortCopier } from "./port/copier.ts";
 import { describe } from "../errors.ts";
-import { FRAME_LENGTH_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
+import { MAX_FRAME_SIZE } from "../protocol/constants.ts";
 import {
   encodeDataFrameHead,
   encodeFrame,
   FrameDecoder,
+  oversizeLen,
   type DataMessageType,
   type DecodeEvent,
 } from "../protocol/frame.ts";
@@ -64,8 +65,8 @@ export class Connection implements SessionContext {
   send(id: number, message: Message, bulk = false): boolean {
     if (this.#closed) return true;
     const frame = encodeFrame(id, message);
-    const length = frame.length - FRAME_LENGTH_SIZE;
-    if (length > MAX_FRAME_SIZE) {
+    const length = oversizeLen(frame);
+    if (length > 0) {
       log(
         "warn",
         `${message.type} for ${id} would be a frame of ${length} bytes, over ${MAX_FRAME_SIZE}: not sent`,

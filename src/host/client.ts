@@ -13,8 +13,8 @@
  * ```
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { FRAME_LENGTH_SIZE, FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
-import { encodeFrame, FrameDecoder } from "../protocol/frame.ts";
+import { FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
+import { encodeFrame, FrameDecoder, oversizeLen } from "../protocol/frame.ts";
 import type {
   EntryInfo,
   ExecRequest,
@@ -175,9 +175,8 @@ export class AgentClient {
   send(id: number, message: Message): Promise<void> {
     const bytes = encodeFrame(id, message);
     // The agent skips a frame over MAX_FRAME_SIZE without an answer: refuse it here instead.
-    const length = bytes.length - FRAME_LENGTH_SIZE;
-    if (length > MAX_FRAME_SIZE)
-      return Promise.reject(new FrameTooLargeError(message.type, length, MAX_FRAME_SIZE));
+    const length = oversizeLen(bytes);
+    if (length > 0) return Promise.reject(new FrameTooLargeError(message.type, length, MAX_FRAME_SIZE));
     return this.sendRaw(bytes);
   }
 

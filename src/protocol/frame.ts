@@ -61,6 +61,15 @@ function envelopePrefix(t: MessageTypeName): Uint8Array {
 const MAX_PREFIX = 64;
 
 /**
+ * The `len` an encoded frame declares (id, flags and body: what MAX_FRAME_SIZE bounds) when it is
+ * over MAX_FRAME_SIZE, which a receiver skips unread; else 0.
+ */
+export function oversizeLen(frame: Uint8Array): number {
+  const len = frame.length - FRAME_LENGTH_SIZE;
+  return len > MAX_FRAME_SIZE ? len : 0;
+}
+
+/**
  * Encodes one frame. The payload is written once into the final buffer (the header is filled in
  * backwards in front of it), so a 3 MiB data chunk is copied exactly once. The flags come from
  * the message table; `flags` overrides them only for tests of foreign input.

@@ -31,11 +31,15 @@ export function readFd(fd: number, buf: Uint8Array, subject: string): number {
  * SharedArrayBuffer): as readFd, for a loop that must not make a view per call.
  */
 export function readFdAt(fd: number, address: number, length: number, subject: string): number {
-  const n = Number(libc().read(fd, address as Pointer, length));
+  return transferred(Number(libc().read(fd, address as Pointer, length)), "read", subject);
+}
+
+/** A read/write result: the count, or -EAGAIN when the call would block (or was interrupted). */
+function transferred(n: number, call: string, subject: string): number {
   if (n >= 0) return n;
   const e = errnoNow();
   if (e === EAGAIN || e === EINTR) return -EAGAIN;
-  throw new SysError("read", subject, e);
+  throw new SysError(call, subject, e);
 }
 
 /** write(2): bytes written, or -EAGAIN when the descriptor cannot take more now. */
@@ -45,11 +49,7 @@ export function writeFd(fd: number, buf: Uint8Array, subject: string): number {
 
 /** write(2) from raw memory at `address`: as writeFd, for a loop that must not make a view per call. */
 export function writeFdAt(fd: number, address: number, length: number, subject: string): number {
-  const n = Number(libc().write(fd, address as Pointer, length));
-  if (n >= 0) return n;
-  const e = errnoNow();
-  if (e === EAGAIN || e === EINTR) return -EAGAIN;
-  throw new SysError("write", subject, e);
+  return transferred(Number(libc().write(fd, address as Pointer, length)), "write", subject);
 }
 
 /**
@@ -86,11 +86,7 @@ export function writeChunkedAt(
     iov.words[i + 1] = Math.floor(base / 0x100000000);
     iov.words[i + 2] = Math.min(chunk, length - at);
   }
-  const n = Number(libc().writev(fd, iov.address as Pointer, count));
-  if (n >= 0) return n;
-  const e = errnoNow();
-  if (e === EAGAIN || e === EINTR) return -EAGAIN;
-  throw new SysError("writev", subject, e);
+  return transferred(Number(libc().writev(fd, iov.address as Pointer, count)), "writev", subject);
 }
 
 /** writeChunkedAt of `buf` from byte `from` on (no view made per call). */

@@ -33,8 +33,13 @@ export class FsFailure extends Error {}
 export function osMessage(e: unknown): string {
   const err = e as { code?: string; message?: string };
   const errno = err.code ? (osConstants.errno as Record<string, number>)[err.code] : undefined;
-  if (errno !== undefined) return `${strerror(errno)} (os error ${errno})`;
+  if (errno !== undefined) return errnoText(errno);
   return err.message ?? String(e);
+}
+
+/** "No such file or directory (os error 2)". */
+function errnoText(errno: number): string {
+  return `${strerror(errno)} (os error ${errno})`;
 }
 
 export function fsFailure(prefix: FsErrorPrefix, e: unknown): FsFailure {
@@ -44,7 +49,7 @@ export function fsFailure(prefix: FsErrorPrefix, e: unknown): FsFailure {
 
 /** An FsFailure for a system call that failed with `errno` (0: not known). */
 export function fsFailureErrno(prefix: FsErrorPrefix, errno: number): FsFailure {
-  return new FsFailure(`${prefix}: ${errno > 0 ? `${strerror(errno)} (os error ${errno})` : "failed"}`);
+  return new FsFailure(`${prefix}: ${errno > 0 ? errnoText(errno) : "failed"}`);
 }
 
 /** Runs `op`, turning any error into an FsFailure with `prefix`. */

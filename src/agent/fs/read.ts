@@ -40,8 +40,9 @@ export async function readOp(path: string, target: ReadTarget): Promise<void> {
     const s = await step("read", () => fh.stat());
     if (s.isDirectory()) throw fsFailure("read", errnoError("EISDIR", "is a directory"));
     // The port thread only with a slot free now; else the main thread reads, as for any file.
-    if (target.copier && s.isFile() && inMemoryFilesystem(fh.fd) && target.copier.reserve())
-      return await copyByPortThread(fh.fd, target);
+    const copier = target.copier;
+    if (copier && s.isFile() && inMemoryFilesystem(fh.fd) && copier.reserve())
+      return await copyByPortThread(fh.fd, copier, target);
     const { queue, emit } = target;
     for (;;) {
       const room = queue.room();
@@ -67,9 +68,13 @@ export async function readOp(path: string, target: ReadTarget): Promise<void> {
  * The port thread copies the file from its current offset to its end; resolves once the last
  * frame is out (the response then follows it), or quietly when the host left.
  */
-async function copyByPortThread(fd: number, { id, queue, copier, copies }: ReadTarget): Promise<void> {
-  if (queue.closed) return copier!.unreserve();
-  const job = await copier!.start(fd, id, "core.fs.data", true);
+async function copyByPortThread(
+  fd: number,
+  copier: PortCopier,
+  { id, queue, copies }: ReadTarget,
+): Promise<void> {
+  if (queue.closed) return copier.unreserve();
+  const job = await copier.start(fd, id, "core.fs.data", true);
   copies.add(job);
   try {
     if ((await job.ended) === "error") throw fsFailureErrno("read", job.errno);

@@ -112,7 +112,9 @@ export class CopyLoop {
     let n: number;
     let errno = 0;
     try {
-      n = readFdAt(e.fd, this.#at + HEAD_ROOM, BULK_FRAME_MAX, `${e.type} of ${e.id}`);
+      // A constant subject: a string per frame would be garbage in this loop, and a failure
+      // reaches the main thread as its errno only.
+      n = readFdAt(e.fd, this.#at + HEAD_ROOM, BULK_FRAME_MAX, "copied descriptor");
     } catch (err) {
       n = -1;
       errno = err instanceof SysError ? err.errno : 0;
