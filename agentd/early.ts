@@ -6,4 +6,4 @@ import { startReader } from "../src/agent/port/reader-start.ts";
 import { parseArgs } from "./args.ts";
 
 const args = parseArgs(process.argv.slice(2));
-if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) startReader();
+if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) startReader(true);

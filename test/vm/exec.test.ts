@@ -5,9 +5,11 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { AgentClient } from "../../src/host/client.ts";
 import { percentile } from "../../bench/stats.ts";
 import { echoLatencyDuringRead } from "../support.ts";
+import { WARM_UP_FRAMES } from "../../src/agent/port/warm-up.ts";
 import { bootGuest, text, type Guest } from "./harness.ts";
 
 let guest: Guest;
@@ -21,6 +23,18 @@ afterAll(async () => {
   c?.close();
   await guest?.stop();
 }, 60_000);
+
+test("the port thread warmed its copy path up while the guest was set up, and was done before it served the port", () => {
+  const log = readFileSync(guest.state.console_log, "utf8");
+  const warm = /agentd: port thread warmed up: (\d+) frames in \d+ ms/.exec(log);
+  expect(warm).not.toBeNull();
+  const frames = Number(warm![1]);
+  expect(frames).toBeGreaterThan(0);
+  expect(frames).toBeLessThanOrEqual(WARM_UP_FRAMES);
+  // The Worker takes the port only after the warm-up returned: its line comes before the first host.
+  expect(log.indexOf("host connected")).toBeGreaterThan(warm!.index);
+  expect(log).not.toContain("port thread warm-up:");
+});
 
 test("a tty session: controlling terminal, ^C, resize and the exit code", async () => {
   const r = await c.exec("sh", ["-c", "tty; stty size; exit 5"], { tty: true, rows: 20, cols: 70 }).collect();

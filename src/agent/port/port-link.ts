@@ -27,7 +27,7 @@ import {
 import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 import { bootTimeNs } from "../../sys/clock.ts";
-import { startReader } from "./reader-start.ts";
+import { startReader, stopWarmUp } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
 import { PortCopier } from "./copier.ts";
 import { CONTROL_WORDS, mainBegin, mainRelease } from "./port-lock.ts";
@@ -41,6 +41,8 @@ type WorkerMessage =
   | { kind: "error"; message: string };
 
 export function servePort(path: string, agent: Agent): void {
+  // The Worker finishes its warm-up frame while this thread opens the port (port/warm-up.ts).
+  stopWarmUp();
   const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   const [wakeRead, wakeWrite] = wakePipe();
   const control = new SharedArrayBuffer(4 * CONTROL_WORDS);

@@ -31,6 +31,9 @@ import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output
 import { CopyLoop } from "./copy-loop.ts";
 import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
 import { workerMayOrWait } from "./port-lock.ts";
+import type { WarmUpRequest } from "./reader-start.ts";
+import { warmUpCopyPath, WARM_UP_FRAME_SIZE, WARM_UP_FRAMES } from "./warm-up.ts";
+import { log } from "../log.ts";
 
 declare const self: Worker;
 
@@ -172,4 +175,16 @@ function discardPending(fd: number, scratch: Uint8Array): void {
   while (dropped < MAX_STALE_BYTES && (n = readFd(fd, scratch, "agent port")) > 0) dropped += n;
 }
 
-self.onmessage = (event: MessageEvent<ReaderInit>) => run(event.data);
+/** The first message may ask for a warm-up (guest mode, port/warm-up.ts); the next is the init. */
+self.onmessage = (event: MessageEvent<ReaderInit | WarmUpRequest>) => {
+  const m = event.data;
+  if (!("warmUp" in m)) return run(m);
+  const t0 = performance.now();
+  try {
+    const r = warmUpCopyPath(WARM_UP_FRAMES, WARM_UP_FRAME_SIZE, new Int32Array(m.warmUp));
+    log("info", `port thread warmed up: ${r.frames} frames in ${(performance.now() - t0).toFixed(0)} ms`);
+  } catch (e) {
+    // Only a head start: the real copies work without it.
+    log("warn", `port thread warm-up: ${e instanceof Error ? e.message : String(e)}`);
+  }
+};
