@@ -5,7 +5,6 @@
 import type { Pointer } from "bun:ffi";
 import { check, errnoNow, libc, ptr, SysError } from "./libc.ts";
 
-export const O_WRONLY = 0o1;
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;

@@ -6,11 +6,11 @@
  * ms (the interpreter and the runtime's slow paths until the JIT has compiled the loop), and the
  * port thread spent twice the CPU on the first 12 MiB of stdout as on later ones. The Worker is
  * idle while the main thread sets the guest up, so it runs the same code then: frames from a pipe
- * to /dev/null, through the same CopyLoop, table and descriptor calls as a real copy. It stops
+ * to another pipe, through the same CopyLoop, table and descriptor calls as a real copy. It stops
  * after its current frame when the main thread is about to hand it the port, so core.ready never
  * waits for it.
  */
-import { O_CLOEXEC, O_WRONLY, openFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
+import { readFd, wakePipe, writeFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
 import { CopyLoop } from "./copy-loop.ts";
 import { bytesCopied, newCopyTable, setCopiesUsed, startCopy } from "./copy-table.ts";
@@ -27,43 +27,54 @@ export const WARM_UP_FRAME_SIZE = 16 * 1024;
 /** The session id its frames carry (they never reach a host). */
 export const WARM_UP_ID = 1;
 
+/** Largest frame data the sink pipe takes whole in one write (a pipe holds 64 KiB). */
+export const WARM_UP_FRAME_MAX = 32 * 1024;
+
 export interface WarmUpResult {
   frames: number;
-  /** Bytes the loop read from the pipe (its copy table's count): frames × size when all went. */
+  /** Bytes the loop read from the source pipe (its copy table's count): frames × size. */
   bytes: number;
+  /** Bytes the loop wrote as frames (heads included). */
+  sent: number;
 }
 
 /**
- * Copies up to `frames` frames of `size` bytes from a pipe through a CopyLoop into `sink` (a path
- * opened for writing: /dev/null in agentd, a file in the tests), until `stop[0]` is 1. Its
- * descriptors are closed before it returns.
+ * Copies up to `frames` frames of `size` bytes (at most WARM_UP_FRAME_MAX) from one pipe through a
+ * CopyLoop into another, which it empties after each frame (handing the bytes to `onSent`, for the
+ * tests), until `stop[0]` is 1. Pipes only, no path: agentd may start before /dev is mounted.
+ * Its descriptors are closed before it returns.
  */
 export function warmUpCopyPath(
   frames: number,
   size: number,
   stop: Int32Array,
-  sink = "/dev/null",
+  onSent: (bytes: Uint8Array) => void = () => {},
 ): WarmUpResult {
-  const [readEnd, writeEnd] = wakePipe();
-  let out = -1;
+  if (size > WARM_UP_FRAME_MAX)
+    throw new RangeError(`warm-up frames of ${size} bytes: at most ${WARM_UP_FRAME_MAX}`);
+  const [source, sourceIn] = wakePipe();
+  const [sinkOut, sink] = wakePipe();
   try {
-    out = openFd(sink, O_WRONLY | O_CLOEXEC);
     const table = new Int32Array(newCopyTable());
     const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
-    const loop = new CopyLoop(out, table, control, { ended: () => {}, portFree: () => {} });
-    startCopy(table, 0, readEnd, WARM_UP_ID, "core.exec.stdout", 0);
+    const loop = new CopyLoop(sink, table, control, { ended: () => {}, portFree: () => {} });
+    startCopy(table, 0, source, WARM_UP_ID, "core.exec.stdout", 0);
     setCopiesUsed(table, 1);
     const chunk = new Uint8Array(size);
+    const out = new Uint8Array(WARM_UP_FRAME_MAX + 1024);
     let copied = 0;
+    let sent = 0;
     while (copied < frames && Atomics.load(stop, 0) === 0) {
-      if (writeFd(writeEnd, chunk, "warm-up pipe") <= 0 || loop.collect() === 0) break;
+      if (writeFd(sourceIn, chunk, "warm-up pipe") <= 0 || loop.collect() === 0) break;
       loop.copyFrom(0);
+      for (let n = readFd(sinkOut, out, "warm-up pipe"); n > 0; n = readFd(sinkOut, out, "warm-up pipe")) {
+        sent += n;
+        onSent(out.subarray(0, n));
+      }
       copied++;
     }
-    return { frames: copied, bytes: bytesCopied(table, 0) };
+    return { frames: copied, bytes: bytesCopied(table, 0), sent };
   } finally {
-    closeFd(writeEnd);
-    closeFd(readEnd);
-    if (out >= 0) closeFd(out);
+    for (const fd of [source, sourceIn, sinkOut, sink]) closeFd(fd);
   }
 }
