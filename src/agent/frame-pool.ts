@@ -21,15 +21,25 @@ export const POOLED_MIN = 128 * 1024;
 export const CLASS_SIZE = 1024 * 1024 + 4096;
 /**
  * The large class: any frame above CLASS_SIZE, up to the largest the protocol allows (fs.data
- * chunks of 3 MiB, as the Rust host sends them). Not pooled, each was a 3 MiB buffer of garbage:
- * an upload of one 256 MiB buffer in 3 MiB chunks took agentd's RSS to 71.6 MiB.
+ * chunks of 3 MiB, as the Rust host sends them), this bound being a whole frame of the largest
+ * length, its length prefix included. Each gets a buffer of its own size, or a kept one at least
+ * as large (one upload's chunks are all of one size). Not pooled, each was a 3 MiB buffer of
+ * garbage: an upload of one 256 MiB buffer in 3 MiB chunks took agentd's RSS to 71.6 MiB. Buffers
+ * of exactly the frame's size and none kept were as small as it gets (the memory test's largest
+ * frames peaked at 59.6-60.2 MiB), but the upload fell from 86-108 to 70-82 MB/s: a new buffer of
+ * megabytes is new pages to fault in and clear, per frame.
  */
-export const LARGE_CLASS_SIZE = MAX_FRAME_SIZE + 4096;
+export const LARGE_CLASS_SIZE = MAX_FRAME_SIZE + 4;
 /** Free buffers kept (the inbound budget holds about two frames at once). */
 const KEEP = 3;
-/** Free large buffers kept: the budget pauses reading after one large frame. */
-const KEEP_LARGE = 1;
-/** Free buffers are dropped after this long without an upload (idle RSS). */
+/**
+ * Free large buffers kept: two, as many as are lent at once (the budget pauses reading after one
+ * large frame is held, while the next is being gathered). With one kept, every other frame made a
+ * new buffer and dropped one for the collector: after a long load agentd peaked at 58.6-70.5 MiB in
+ * the memory test's largest frames.
+ */
+const KEEP_LARGE = 2;
+/** Free buffers are freed after this long without an upload (idle RSS). */
 const IDLE_TRIM_MS = 2000;
 
 const free: ArrayBuffer[] = [];
@@ -46,14 +56,23 @@ let trimTimer: ReturnType<typeof setTimeout> | null = null;
 /** A buffer of exactly `n` bytes: pooled when n is in the pooled range, else a new one. */
 export function allocFrame(n: number): Uint8Array {
   if (n < POOLED_MIN || n > LARGE_CLASS_SIZE) return new Uint8Array(n);
-  const buf =
-    n <= CLASS_SIZE
-      ? (free.pop() ?? new ArrayBuffer(CLASS_SIZE))
-      : (freeLarge.pop() ?? new ArrayBuffer(LARGE_CLASS_SIZE));
+  const buf = n <= CLASS_SIZE ? (free.pop() ?? new ArrayBuffer(CLASS_SIZE)) : takeLarge(n);
   lent.add(buf);
   lentCount++;
   scheduleTrim();
   return new Uint8Array(buf, 0, n);
+}
+
+/**
+ * A kept large buffer of at least `n` bytes, or a new one of exactly `n`; kept ones too small for
+ * it go first (frames grew: an upload's 3 MiB chunks, then 3.5 MiB stdin frames), so that two of
+ * each size are never held at once.
+ */
+function takeLarge(n: number): ArrayBuffer {
+  const i = freeLarge.findIndex((b) => b.byteLength >= n);
+  if (i >= 0) return freeLarge.splice(i, 1)[0]!;
+  for (const small of freeLarge.splice(0)) discard(small);
+  return new ArrayBuffer(n);
 }
 
 /** Gives back the buffer behind `data` if it is a lent frame buffer; otherwise does nothing. */
@@ -63,7 +82,13 @@ export function releaseFrameData(data: Uint8Array): void {
   lentCount--;
   if (buf.byteLength === CLASS_SIZE) {
     if (free.length < KEEP) free.push(buf);
-  } else if (freeLarge.length < KEEP_LARGE) freeLarge.push(buf);
+    else discard(buf);
+  } else {
+    // The largest ones stay: they fit the most frames.
+    freeLarge.push(buf);
+    freeLarge.sort((a, b) => b.byteLength - a.byteLength);
+    for (const extra of freeLarge.splice(KEEP_LARGE)) discard(extra);
+  }
   scheduleTrim();
 }
 
@@ -87,6 +112,14 @@ export function offerFree(buf: ArrayBuffer): void {
 /** The download pools' source of buffers (BufferPool): this pool's free list. */
 export const sharedFrameBuffers = { bufferSize: CLASS_SIZE, adopt: adoptFree, offer: offerFree };
 
+/**
+ * A buffer the pool lets go: its memory goes back to the allocator now (transfer(0) detaches it),
+ * not at some later collection, so the next buffer reuses it instead of growing RSS beside it.
+ */
+function discard(buf: ArrayBuffer): void {
+  buf.transfer(0);
+}
+
 let lastUse = 0;
 
 /**
@@ -104,8 +137,8 @@ function scheduleTrim(): void {
       return;
     }
     trimTimer = null;
-    free.length = 0;
-    freeLarge.length = 0;
+    for (const buf of free.splice(0)) discard(buf);
+    for (const buf of freeLarge.splice(0)) discard(buf);
   };
   trimTimer = setTimeout(check, IDLE_TRIM_MS);
   trimTimer.unref?.();

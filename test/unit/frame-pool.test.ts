@@ -42,25 +42,46 @@ test("frames in the pooled range share buffers once given back; others are plain
   releaseFrameData(c);
 });
 
-test("frames above the 1 MiB class, up to the protocol's largest (3 MiB fs.data chunks), share large buffers", () => {
+test("frames above the 1 MiB class, up to the protocol's largest (3 MiB fs.data chunks), reuse kept buffers large enough; two kept, the smallest freed at once", () => {
   const big = allocFrame(FS_CHUNK_SIZE + 64);
   expect(big.length).toBe(FS_CHUNK_SIZE + 64);
-  expect(big.buffer.byteLength).toBe(LARGE_CLASS_SIZE);
-  expect(LARGE_CLASS_SIZE).toBeGreaterThanOrEqual(MAX_FRAME_SIZE);
+  expect(big.buffer.byteLength).toBe(FS_CHUNK_SIZE + 64); // its own size: no 4 MiB for a 3 MiB chunk
+  expect(LARGE_CLASS_SIZE).toBe(MAX_FRAME_SIZE + 4); // the largest frame, its length prefix included
   const bigBuffer = big.buffer;
   releaseFrameData(big);
   expect(framePoolState()).toMatchObject({ lent: 0, freeLarge: 1 });
-  // The next large frame takes it; a 1 MiB frame does not (its class stays its own).
+  // A smaller large frame takes it; a 1 MiB frame does not (its class stays its own).
   const one = allocFrame(1 << 20);
   expect(one.buffer).not.toBe(bigBuffer);
   const next = allocFrame(CLASS_SIZE + 1);
   expect(next.buffer).toBe(bigBuffer);
+  expect(next.length).toBe(CLASS_SIZE + 1);
   // Released twice, kept once.
   releaseFrameData(next);
   releaseFrameData(next);
   expect(framePoolState()).toMatchObject({ lent: 1, freeLarge: 1 });
   releaseFrameData(one);
-  expect(framePoolState().lent).toBe(0);
+  // A larger frame than any kept buffer gets a new one of its size.
+  const largest = allocFrame(LARGE_CLASS_SIZE);
+  expect(largest.buffer).not.toBe(bigBuffer);
+  expect(largest.buffer.byteLength).toBe(LARGE_CLASS_SIZE);
+  // The kept 3 MiB one, too small for it, was freed then.
+  expect((bigBuffer as ArrayBuffer).detached).toBe(true);
+  expect(framePoolState().freeLarge).toBe(0);
+  const middle = allocFrame(FS_CHUNK_SIZE + 64); // none kept: its own
+  expect(middle.buffer.byteLength).toBe(FS_CHUNK_SIZE + 64);
+  const small = allocFrame(CLASS_SIZE + 100);
+  expect(small.buffer.byteLength).toBe(CLASS_SIZE + 100);
+  const buffers = [largest, middle, small].map((f) => f.buffer as ArrayBuffer);
+  for (const f of [small, middle, largest]) releaseFrameData(f);
+  // Two kept, the two largest; the smallest is detached (its memory goes back to the allocator
+  // now, not at the next collection) and its data reads as empty.
+  expect(framePoolState()).toMatchObject({ lent: 0, freeLarge: 2 });
+  expect(buffers.map((b) => b.detached)).toEqual([false, false, true]);
+  expect(small.length).toBe(0);
+  const again = allocFrame(MAX_FRAME_SIZE);
+  expect(again.buffer).toBe(buffers[0]!);
+  releaseFrameData(again);
 });
 
 test("stdin frames decoded through the pool keep their bytes until given back, and reuse after", () => {
@@ -121,4 +142,13 @@ test("the frame pool takes back only whole frame buffers it does not hold, up to
   releaseFrameData(lentNow);
   for (let i = 0; i < 5; i++) offerFree(new ArrayBuffer(CLASS_SIZE));
   expect(framePoolState().free).toBe(3); // KEEP: the rest are left to the collector
+});
+
+test("a 1 MiB frame given back beyond the free buffers kept is freed at once", () => {
+  while (framePoolState().free < 3) offerFree(new ArrayBuffer(CLASS_SIZE));
+  const frames = Array.from({ length: 4 }, () => allocFrame(1 << 20));
+  expect(framePoolState().free).toBe(0);
+  for (const f of frames) releaseFrameData(f);
+  expect(framePoolState().free).toBe(3);
+  expect(frames.map((f) => (f.buffer as ArrayBuffer).detached)).toEqual([false, false, false, true]);
 });
