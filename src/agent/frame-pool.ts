@@ -9,8 +9,10 @@
  * once the bytes are written, the stdin writer once the pipe has them. Data nobody gives back
  * is simply collected. Each piece of data is given back at most once, by the one place that
  * holds it last (a chunk sits in exactly one queue at a time): a buffer given back is lent to
- * the next frame, so a second release of an old view would hand out a buffer still in use.
- * Releasing data that is not from the pool, or from a buffer not lent now, does nothing.
+ * the next frame, so a second release of an old view would hand out a buffer still in use; a
+ * buffer the pool does not keep is freed at once (detached), so a view kept past its release
+ * reads as empty. Releasing data that is not from the pool, or from a buffer not lent now, does
+ * nothing.
  */
 
 import { MAX_FRAME_SIZE } from "../protocol/constants.ts";
