@@ -19,7 +19,7 @@ import type { Frame, Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";
 import { FsHandlers } from "./fs/handlers.ts";
-import { allocFrame } from "./frame-pool.ts";
+import { allocFrame, PIECE_SIZE } from "./frame-pool.ts";
 import { InboundBudget } from "./inbound-budget.ts";
 import type { Link } from "./link.ts";
 import { log } from "./log.ts";
@@ -40,7 +40,8 @@ export class Connection implements SessionContext {
   readonly copier: PortCopier | null;
   readonly exec = new Map<number, ExecSession>();
   readonly fs: FsHandlers;
-  #decoder = new FrameDecoder(allocFrame);
+  /** Large stdin and fs.data frames arrive as pieces (FrameDecoder): never gathered whole. */
+  #decoder = new FrameDecoder(allocFrame, PIECE_SIZE);
   #closed = false;
 
   constructor(
@@ -131,7 +132,7 @@ export class Connection implements SessionContext {
         this.#rejectInvalid(event.id, event.type, event.error.message);
         return;
       case "frame":
-        this.#dispatch(event.frame);
+        this.#dispatch(event.frame, event.more ?? false);
     }
   }
 
@@ -149,7 +150,8 @@ export class Connection implements SessionContext {
     }
   }
 
-  #dispatch(frame: Frame): void {
+  /** `more`: the frame is a piece of a larger one and more of it follows (FrameDecoder). */
+  #dispatch(frame: Frame, more: boolean): void {
     switch (frame.type) {
       case "core.exec.request":
         return this.#execRequest(frame.id, frame.payload);
@@ -157,7 +159,8 @@ export class Connection implements SessionContext {
       case "core.exec.resize":
       case "core.exec.signal": {
         const session = this.exec.get(frame.id);
-        if (!session) return this.#unknown(frame);
+        // One log line per frame, not per piece.
+        if (!session) return more ? undefined : this.#unknown(frame);
         if (frame.type === "core.exec.stdin") session.stdin(frame.payload.data);
         else if (frame.type === "core.exec.resize") session.resize(frame.payload.rows, frame.payload.cols);
         else session.signal(frame.payload.signal);
@@ -167,7 +170,7 @@ export class Connection implements SessionContext {
         if (this.#isLive(frame.id)) return this.#duplicate(frame);
         return this.fs.request(frame.id, frame.payload.op);
       case "core.fs.data":
-        return this.fs.data(frame.id, frame.payload.data);
+        return this.fs.data(frame.id, frame.payload.data, more);
       case "core.shutdown":
         return this.events.shutdown(this);
       default:

@@ -22,30 +22,26 @@ export const POOLED_MIN = 128 * 1024;
 /** One size class: a 1 MiB chunk plus its frame header and CBOR envelope. */
 export const CLASS_SIZE = 1024 * 1024 + 4096;
 /**
- * The large class: any frame above CLASS_SIZE, up to the largest the protocol allows (fs.data
- * chunks of 3 MiB, as the Rust host sends them), this bound being a whole frame of the largest
- * length, its length prefix included. Each gets a buffer of its own size, or a kept one at least
- * as large (one upload's chunks are all of one size). Not pooled, each was a 3 MiB buffer of
- * garbage: an upload of one 256 MiB buffer in 3 MiB chunks took agentd's RSS to 71.6 MiB. Buffers
- * of exactly the frame's size and none kept were as small as it gets (the memory test's largest
- * frames peaked at 59.6-60.2 MiB), but the upload fell from 86-108 to 70-82 MB/s: a new buffer of
- * megabytes is new pages to fault in and clear, per frame.
+ * Data of one piece of a larger stdin or fs.data frame (FrameDecoder's pieces): 1 MiB, a buffer of
+ * the class above. Such frames are never gathered whole.
+ */
+export const PIECE_SIZE = 1024 * 1024;
+/**
+ * Frames above CLASS_SIZE, up to the largest the protocol allows (this bound: a whole frame of the
+ * largest length, its length prefix included), get a buffer of their own size, lent so that a
+ * release frees it at once. Rare: stdin and fs.data frames that large arrive in pieces
+ * (PIECE_SIZE) and are never gathered whole; what is left is an exec request of megabytes or a
+ * data frame in another form than the Rust host's. Kept large buffers served 3 MiB upload chunks
+ * before those came in pieces (two kept: the memory test's largest frames peaked at 60-65 MiB
+ * after a long load; pieces: see the README).
  */
 export const LARGE_CLASS_SIZE = MAX_FRAME_SIZE + 4;
 /** Free buffers kept (the inbound budget holds about two frames at once). */
 const KEEP = 3;
-/**
- * Free large buffers kept: two, as many as are lent at once (the budget pauses reading after one
- * large frame is held, while the next is being gathered). With one kept, every other frame made a
- * new buffer and dropped one for the collector: after a long load agentd peaked at 58.6-70.5 MiB in
- * the memory test's largest frames.
- */
-const KEEP_LARGE = 2;
 /** Free buffers are freed after this long without an upload (idle RSS). */
 const IDLE_TRIM_MS = 2000;
 
 const free: ArrayBuffer[] = [];
-const freeLarge: ArrayBuffer[] = [];
 /**
  * Buffers lent and not given back. Weak: a frame whose data nobody gives back (a large exec
  * request, stdin for a terminal, a chunk for a finished session) is collected with its buffer.
@@ -58,23 +54,11 @@ let trimTimer: ReturnType<typeof setTimeout> | null = null;
 /** A buffer of exactly `n` bytes: pooled when n is in the pooled range, else a new one. */
 export function allocFrame(n: number): Uint8Array {
   if (n < POOLED_MIN || n > LARGE_CLASS_SIZE) return new Uint8Array(n);
-  const buf = n <= CLASS_SIZE ? (free.pop() ?? new ArrayBuffer(CLASS_SIZE)) : takeLarge(n);
+  const buf = n <= CLASS_SIZE ? (free.pop() ?? new ArrayBuffer(CLASS_SIZE)) : new ArrayBuffer(n);
   lent.add(buf);
   lentCount++;
   scheduleTrim();
   return new Uint8Array(buf, 0, n);
-}
-
-/**
- * A kept large buffer of at least `n` bytes, or a new one of exactly `n`; kept ones too small for
- * it go first (frames grew: an upload's 3 MiB chunks, then 3.5 MiB stdin frames), so that two of
- * each size are never held at once.
- */
-function takeLarge(n: number): ArrayBuffer {
-  const i = freeLarge.findIndex((b) => b.byteLength >= n);
-  if (i >= 0) return freeLarge.splice(i, 1)[0]!;
-  for (const small of freeLarge.splice(0)) discard(small);
-  return new ArrayBuffer(n);
 }
 
 /** Gives back the buffer behind `data` if it is a lent frame buffer; otherwise does nothing. */
@@ -82,16 +66,10 @@ export function releaseFrameData(data: Uint8Array): void {
   const buf = data.buffer as ArrayBuffer;
   if (!lent.delete(buf)) return;
   lentCount--;
-  if (buf.byteLength === CLASS_SIZE) {
-    if (free.length < KEEP) free.push(buf);
-    else discard(buf);
-  } else {
-    // The largest ones stay: they fit the most frames.
-    freeLarge.push(buf);
-    freeLarge.sort((a, b) => b.byteLength - a.byteLength);
-    for (const extra of freeLarge.splice(KEEP_LARGE)) discard(extra);
-  }
-  scheduleTrim();
+  if (buf.byteLength === CLASS_SIZE && free.length < KEEP) {
+    free.push(buf);
+    scheduleTrim();
+  } else discard(buf);
 }
 
 /**
@@ -140,13 +118,12 @@ function scheduleTrim(): void {
     }
     trimTimer = null;
     for (const buf of free.splice(0)) discard(buf);
-    for (const buf of freeLarge.splice(0)) discard(buf);
   };
   trimTimer = setTimeout(check, IDLE_TRIM_MS);
   trimTimer.unref?.();
 }
 
 /** For tests: buffers lent now and kept free. */
-export function framePoolState(): { lent: number; free: number; freeLarge: number } {
-  return { lent: lentCount, free: free.length, freeLarge: freeLarge.length };
+export function framePoolState(): { lent: number; free: number } {
+  return { lent: lentCount, free: free.length };
 }

@@ -62,6 +62,16 @@ export class AgentClient {
    * sender never waits on a socket that is gone.
    */
   #drainWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /**
+   * Frames sent while the socket is over its high-water mark, in order, handed to it on 'drain'.
+   * Handing every frame to the socket at once (a 224 MiB stdin write is 224 frames) made it copy
+   * its growing backlog: 9.5 s of this process's CPU and 22 MB/s into the guest, against 0.26 s
+   * and 120 MB/s for the same frames sent one drain at a time.
+   */
+  #outbox: { bytes: Uint8Array; resolve: () => void; reject: (e: Error) => void }[] = [];
+  #blocked = false;
+  /** close() was called: end the socket once the outbox is empty. */
+  #ending = false;
   readonly ready: Promise<Ready>;
   /** Frames this client could not route (for tests and diagnostics). */
   readonly unrouted: Frame[] = [];
@@ -81,15 +91,25 @@ export class AgentClient {
       }
     });
     socket.on("drain", () => {
+      this.#blocked = false;
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w.resolve();
+      while (this.#outbox.length > 0 && !this.#blocked) {
+        const next = this.#outbox.shift()!;
+        if (this.#socket.write(next.bytes)) next.resolve();
+        else {
+          this.#blocked = true;
+          this.#drainWaiters.push(next);
+        }
+      }
+      if (this.#ending && this.#outbox.length === 0) this.#socket.end();
     });
     socket.on("close", () => {
       const e = this.#closedError ?? new ConnectionError("the agent closed the connection");
       this.#closedError = e;
       rejectReady(e);
-      for (const w of this.#drainWaiters.splice(0)) w.reject(e);
+      for (const w of [...this.#drainWaiters.splice(0), ...this.#outbox.splice(0)]) w.reject(e);
       for (const h of this.#exec.values()) h.onClosed(e);
       for (const p of this.#fs.values()) {
         p.data?.end(e);
@@ -183,7 +203,9 @@ export class AgentClient {
   /** Sends raw bytes (tests of hostile input use this). */
   sendRaw(bytes: Uint8Array): Promise<void> {
     if (this.#closedError) return Promise.reject(this.#closedError);
+    if (this.#blocked) return new Promise((resolve, reject) => this.#outbox.push({ bytes, resolve, reject }));
     if (this.#socket.write(bytes)) return Promise.resolve();
+    this.#blocked = true;
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
@@ -398,8 +420,20 @@ export class AgentClient {
     await this.send(0, { type: "core.shutdown", payload: null });
   }
 
+  /**
+   * Diagnostics: bytes the socket holds that the kernel has not taken yet, and bytes of frames
+   * this client holds back until the socket drains (`#outbox`).
+   */
+  get sendBacklog(): { socket: number; held: number } {
+    let held = 0;
+    for (const f of this.#outbox) held += f.bytes.length;
+    return { socket: this.#socket.writableLength, held };
+  }
+
+  /** Ends the connection once every frame sent so far is handed to the socket. */
   close(): void {
-    this.#socket.end();
+    this.#ending = true;
+    if (this.#outbox.length === 0) this.#socket.end();
   }
 
   /** Resolves when the agent closes the connection. */

@@ -109,10 +109,11 @@ test("senders waiting for a full socket fail with ConnectionError when the conne
   const own = await startAgent();
   try {
     const c = await own.connect();
-    // 64 MiB of stdin for a command that never reads it: agentd spills it to a file slower than
-    // the client sends, so the socket fills and writes wait for it to drain.
+    // 64 MiB of stdin while agentd is stopped: the socket fills and writes wait for it to drain
+    // (agentd running spills stdin a child does not read to a file as fast as it comes).
     const h = c.exec("sh", ["-c", "sleep 30"]);
     await h.started;
+    own.proc.kill("SIGSTOP");
     const block = new Uint8Array(4 << 20);
     const writes = Array.from({ length: 16 }, () =>
       h.write(block).then(
@@ -141,6 +142,58 @@ test("a stdin write longer than the largest frame arrives whole, and a write mad
   const r = await h.collect();
   const want = createHash("sha256").update(big).update("tail\n").digest("hex");
   expect(text(r.stdout).split(" ")[0]).toBe(want);
+});
+
+test("a 64 MiB stdin write made at once is held by the client until the socket drains, not piled into it, and arrives whole", async () => {
+  const big = randomBytes(64 * 1024 * 1024);
+  // The child reads only after a while: agentd stops reading the link, the socket fills.
+  const h = client.exec("sh", ["-c", "sleep 0.5; sha256sum"]);
+  await h.started;
+  const sent = h.write(big);
+  let maxSocket = 0;
+  let maxHeld = 0;
+  let done = false;
+  void sent.then(() => (done = true));
+  while (!done) {
+    const b = client.sendBacklog;
+    maxSocket = Math.max(maxSocket, b.socket);
+    maxHeld = Math.max(maxHeld, b.held);
+    await Bun.sleep(5);
+  }
+  await h.closeStdin();
+  const r = await h.collect();
+  expect(text(r.stdout).split(" ")[0]).toBe(createHash("sha256").update(big).digest("hex"));
+  // Handing all 64 frames to the socket at once made it copy its growing backlog (a 224 MiB
+  // write: 9.5 s of the client's CPU, 22 MB/s into a guest): the socket now gets one frame
+  // past its high-water mark, the client holds the rest in order.
+  expect(maxSocket).toBeLessThanOrEqual(2 * 1024 * 1024 + 64);
+  expect(maxHeld).toBeGreaterThan(32 * 1024 * 1024);
+  expect(client.sendBacklog).toEqual({ socket: 0, held: 0 });
+});
+
+test("close() hands the frames the client still holds to the agent before it ends the connection", async () => {
+  const own = await startAgent();
+  try {
+    const c = await own.connect();
+    const path = join(own.dir, "sent-then-closed.bin");
+    const id = c.allocateId();
+    const block = new Uint8Array(1 << 20).fill(9);
+    // Not awaited: most are still held by the client when close() is called.
+    const sends = [
+      c.send(id, { type: "core.fs.request", payload: { op: { op: "Write", path, mode: null } } }),
+    ];
+    for (let i = 0; i < 32; i++) sends.push(c.send(id, { type: "core.fs.data", payload: { data: block } }));
+    sends.push(c.send(id, { type: "core.fs.data", payload: { data: new Uint8Array(0) } }));
+    expect(c.sendBacklog.held).toBeGreaterThan(0);
+    c.close();
+    await Promise.all(sends);
+    // agentd finishes an upload whose end arrived, even after the host went away.
+    for (let i = 0; i < 100 && !(statSync(path, { throwIfNoEntry: false })?.size === 32 << 20); i++)
+      await Bun.sleep(50);
+    expect(statSync(path).size).toBe(32 << 20);
+  } finally {
+    await own.stop();
+  }
 });
 
 test("a request that would be a frame over the largest is refused by the client with FrameTooLargeError, not left unanswered", async () => {

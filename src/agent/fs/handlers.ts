@@ -116,16 +116,24 @@ export class FsHandlers {
     void entry.session.abort();
   }
 
-  /** One fs.data chunk from the host; empty ends the upload. */
-  data(id: number, data: Uint8Array): void {
+  /**
+   * One fs.data chunk from the host; empty ends the upload. `more`: a piece of a larger frame,
+   * more of which follows. Each frame gets at most one answer, as if it had come whole: its last
+   * piece gives it (a failed write fails every piece queued after it, so the last one carries
+   * the first failure).
+   */
+  data(id: number, data: Uint8Array, more = false): void {
     const entry = this.#writes.get(id);
     if (!entry) {
+      if (more) return;
       this.ctx.log(`fs ${id}: data for no open write`);
       this.#error(id, `unknown write session: ${id}`);
       return;
     }
     if (data.length > 0) {
-      entry.session.write(data).catch((e) => this.#failWrite(id, entry, e));
+      const written = entry.session.write(data);
+      if (more) written.catch(() => {});
+      else written.catch((e) => this.#failWrite(id, entry, e));
       return;
     }
     this.#writes.delete(id);

@@ -1,0 +1,98 @@
+/**
+ * Recognises the body of a host→guest data frame (`core.exec.stdin`, `core.fs.data`) from its
+ * first bytes, so that the decoder can hand a large frame's data on in pieces as they arrive
+ * instead of gathering the whole frame first (frame.ts, FrameDecoder's `pieceSize`).
+ *
+ * ```
+ *  a3  61 76 <uint v>  61 74 <text t>  61 70 <bytes head: P>  a1 64 "data" <bytes head: D>  <D bytes>
+ *  map(3) "v"          "t"             "p"                    map(1) "data"
+ * ```
+ * Only this exact form qualifies: the three envelope keys in this order, the payload a map of
+ * the one key `data`, and both byte-string lengths ending exactly where the frame ends, so the
+ * data is the frame's tail and nothing follows it. Such a body decodes, whole, to exactly
+ * `{type: t, payload: {data}}`; any other form (extra or reordered keys, another type, lengths
+ * that do not end at the frame's end) returns null and the frame is decoded whole as before,
+ * with its errors. Heads of any width are accepted, as the whole-frame decoder accepts them.
+ */
+import type { DataMessageType } from "./frame.ts";
+
+/** The types whose data a host sends in bulk. */
+export type InboundDataType = Extract<DataMessageType, "core.exec.stdin" | "core.fs.data">;
+
+/** Where a data frame's bytes begin, and how many follow. */
+export interface DataPrefix {
+  type: InboundDataType;
+  /** Bytes of the body before the data. */
+  length: number;
+  /** Bytes of data: the rest of the body. */
+  dataLength: number;
+}
+
+/**
+ * Bytes that always suffice to tell: the longest qualifying prefix is 64 (every head 9 bytes wide,
+ * the longer type name), and a type name over 32 bytes is refused before its bytes are needed.
+ */
+export const DATA_PREFIX_MAX = 80;
+
+const TYPES: Record<string, InboundDataType> = {
+  "core.exec.stdin": "core.exec.stdin",
+  "core.fs.data": "core.fs.data",
+};
+const DATA_KEY = [0xa1, 0x64, 0x64, 0x61, 0x74, 0x61];
+const textDecoder = new TextDecoder();
+
+/** Not enough bytes yet to tell. */
+export const NEED_MORE = "more";
+
+/** Ends a parse early with its result: not the data form, or not enough bytes yet. */
+class Stop {
+  constructor(readonly result: null | typeof NEED_MORE) {}
+}
+const NOT_DATA = new Stop(null);
+const TOO_SHORT = new Stop(NEED_MORE);
+
+/**
+ * Parses the start of a frame body of `bodyLength` bytes; `bytes` holds its first bytes (up to
+ * DATA_PREFIX_MAX). Returns the prefix, null when the body is not of the data form, or NEED_MORE
+ * when `bytes` ends before that can be told.
+ */
+export function parseDataPrefix(bytes: Uint8Array, bodyLength: number): DataPrefix | null | typeof NEED_MORE {
+  let at = 0;
+  const byte = (): number => {
+    if (at >= bytes.length) throw TOO_SHORT;
+    return bytes[at++]!;
+  };
+  const expect = (...want: number[]): void => {
+    for (const b of want) if (byte() !== b) throw NOT_DATA;
+  };
+  /** The argument of a head of major type `major`: another major or an indefinite length is not data. */
+  const head = (major: number): number => {
+    const first = byte();
+    const info = first & 0x1f;
+    if (first >> 5 !== major || info > 27) throw NOT_DATA;
+    if (info < 24) return info;
+    let n = 0;
+    for (let i = 1 << (info - 24); i > 0; i--) n = n * 256 + byte();
+    return n;
+  };
+  try {
+    expect(0xa3, 0x61, 0x76);
+    head(0);
+    expect(0x61, 0x74);
+    const typeLength = head(3);
+    if (typeLength > 32) throw NOT_DATA;
+    if (at + typeLength > bytes.length) throw TOO_SHORT;
+    const type = TYPES[textDecoder.decode(bytes.subarray(at, at + typeLength))];
+    if (!type) throw NOT_DATA;
+    at += typeLength;
+    expect(0x61, 0x70);
+    if (head(2) !== bodyLength - at) throw NOT_DATA;
+    expect(...DATA_KEY);
+    const dataLength = head(2);
+    if (dataLength !== bodyLength - at) throw NOT_DATA;
+    return { type, length: at, dataLength };
+  } catch (e) {
+    if (e instanceof Stop) return e.result;
+    throw e;
+  }
+}
