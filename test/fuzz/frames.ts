@@ -130,6 +130,10 @@ function* generate(seed: number, count: number, vectors: readonly Uint8Array[]):
   for (let i = 0; i < count; i++) {
     const kind = int(r, 8);
     const id = int(r, 1000) + 10_000;
+    if (r() < LARGE_DATA_RATE) {
+      yield largeData(r, id);
+      continue;
+    }
     if (kind === 0) {
       const junk = new Uint8Array(int(r, 60) + 4).map(() => int(r, 256));
       // Mostly a small declared length (the stream stays in step); now and then any length.
@@ -181,6 +185,28 @@ function* generate(seed: number, count: number, vectors: readonly Uint8Array[]):
       );
     }
   }
+}
+
+/** One frame in this many is a stdin or fs.data frame of 1-4 MiB (the decoder's pieces). */
+const LARGE_DATA_RATE = 1 / 2000;
+
+/**
+ * A data frame large enough to be handed on in pieces (FrameDecoder's pieceSize), often with a
+ * bit of its head flipped (a prefix that almost qualifies) or a declared length a little off.
+ */
+function largeData(r: Rng, id: number): Uint8Array {
+  const data = new Uint8Array(1024 * 1024 + int(r, 3 * 1024 * 1024 - 64)).fill(int(r, 256));
+  const t = pick(r, ["core.exec.stdin", "core.fs.data"]);
+  const f = frame(id, 0, encodeCbor({ v: 1, t, p: encodeCbor({ data }) }));
+  const roll = r();
+  if (roll < 0.4) {
+    const at = 9 + int(r, 40);
+    f[at] = f[at]! ^ (1 << int(r, 8));
+  } else if (roll < 0.6) {
+    const v = new DataView(f.buffer);
+    v.setUint32(0, v.getUint32(0) + pick(r, [-1, 1, -4096, 4096]));
+  }
+  return f;
 }
 
 /** Frames whose declared length runs past this end the batch instead of being padded. */
