@@ -84,3 +84,27 @@ export async function stdinThroughWc(client: AgentClient, block: Uint8Array, cou
       .trim(),
   );
 }
+
+/** Pseudo-random bytes (xorshift), the same for the same seed, so content errors cannot hide in zeros or a pattern. */
+export function noise(n: number, seed: number): Uint8Array {
+  const out = new Uint32Array(Math.ceil(n / 4));
+  let x = seed * 2654435761 || 1;
+  for (let i = 0; i < out.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 0;
+  }
+  return new Uint8Array(out.buffer, 0, n);
+}
+
+/** A frame around any body, its length field counting id, flags and body (tests of foreign input). */
+export function frameOf(id: number, flags: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(9 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, 5 + body.length);
+  view.setUint32(4, id);
+  out[8] = flags;
+  out.set(body, 9);
+  return out;
+}

@@ -16,7 +16,7 @@ import {
 import { join } from "node:path";
 import type { AgentClient } from "../../src/host/client.ts";
 import { encodeFrame } from "../../src/protocol/frame.ts";
-import { startAgent, type HostAgent } from "./harness.ts";
+import { inMountNamespace, startAgent, type HostAgent } from "./harness.ts";
 import { remoteError } from "../support.ts";
 
 let agent: HostAgent;
@@ -248,17 +248,7 @@ describe("Write onto a bind-mounted file (rename cannot replace a mount point)",
     wf(source, "original\n");
     wf(target, "");
     // agentd runs in its own mount namespace where target.txt is a bind mount of source.txt.
-    const bound = await startAgent({
-      wrap: [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        `mount --bind "${source}" "${target}" && exec "$0" "$@"`,
-      ],
-    });
+    const bound = await startAgent({ wrap: inMountNamespace(`mount --bind "${source}" "${target}"`) });
     try {
       const c = await bound.connect();
       await c.writeFile(target, "replaced through the bind mount\n");

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "bun:test";
 import type { Subprocess } from "bun";
 import { AgentClient } from "../../src/host/client.ts";
 
@@ -26,7 +27,7 @@ export interface HostAgent {
 
 export interface StartOptions {
   env?: Record<string, string>;
-  /** Command prefix, e.g. ["unshare", "-m", "--propagation", "private", "sh", "-c", "...; exec \"$0\" \"$@\""]. */
+  /** Command prefix, e.g. inMountNamespace(...). */
   wrap?: string[];
   /** Reuse this directory (socket, runtime dir, journal) instead of a fresh one: a restart. */
   dir?: string;
@@ -93,3 +94,40 @@ async function connectWhenListening(socket: string, proc: Subprocess, logPath: s
 }
 
 export const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+
+/**
+ * A `wrap` that runs agentd in a mount namespace of its own after the shell command `setup` (a
+ * mount), so a test can give it mounts the host does not see.
+ */
+export function inMountNamespace(setup: string): string[] {
+  return ["unshare", "-m", "--propagation", "private", "sh", "-c", `${setup} && exec "$0" "$@"`];
+}
+
+/**
+ * One agentd and one client for all the tests of a file: started before the first test, stopped
+ * after the last (the host tier's counterpart of the vm tier's guestPerFile).
+ */
+export function agentPerFile(): { readonly agent: HostAgent; readonly client: AgentClient } {
+  let agent: HostAgent | null = null;
+  let client: AgentClient | null = null;
+  beforeAll(async () => {
+    agent = await startAgent();
+    client = await agent.connect();
+  });
+  afterAll(async () => {
+    client?.close();
+    await agent?.stop();
+  });
+  const started = <T>(x: T | null): T => {
+    if (!x) throw new Error("the file's agentd did not start (see the beforeAll failure)");
+    return x;
+  };
+  return {
+    get agent() {
+      return started(agent);
+    },
+    get client() {
+      return started(client);
+    },
+  };
+}

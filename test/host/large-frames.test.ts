@@ -5,7 +5,7 @@
  * frame: the bytes arrive whole and in order, and a frame gets at most one answer, never one per
  * piece.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,33 +13,11 @@ import { join } from "node:path";
 import type { AgentClient } from "../../src/host/client.ts";
 import { FS_CHUNK_SIZE } from "../../src/protocol/constants.ts";
 import type { Frame } from "../../src/protocol/payloads.ts";
-import { startAgent, text, type HostAgent } from "./harness.ts";
+import { agentPerFile, inMountNamespace, startAgent, text } from "./harness.ts";
+import { noise } from "../support.ts";
 
 const MiB = 1024 * 1024;
-let agent: HostAgent;
-let client: AgentClient;
-
-beforeAll(async () => {
-  agent = await startAgent();
-  client = await agent.connect();
-});
-afterAll(async () => {
-  client.close();
-  await agent.stop();
-});
-
-/** Pseudo-random bytes (xorshift), so a piece out of place cannot hide in a pattern. */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint32Array(Math.ceil(n / 4));
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < out.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x >>> 0;
-  }
-  return new Uint8Array(out.buffer, 0, n);
-}
+const host = agentPerFile();
 
 /** The fs.response errors agentd sent for `id` so far, in order. */
 const answers = (c: AgentClient, id: number) =>
@@ -61,21 +39,21 @@ test("an upload in 3 MiB chunks (the Rust host's) arrives whole", async () => {
   // One buffer: the client cuts it into FS_CHUNK_SIZE frames, each three pieces in agentd.
   expect(FS_CHUNK_SIZE).toBe(3 * MiB);
   const whole = noise(40 * MiB + 12345, 1);
-  const path = join(agent.dir, "chunks.bin");
-  await client.writeFile(path, whole);
+  const path = join(host.agent.dir, "chunks.bin");
+  await host.client.writeFile(path, whole);
   expect(createHash("sha256").update(readFileSync(path)).digest("hex")).toBe(
     createHash("sha256").update(whole).digest("hex"),
   );
 }, 60_000);
 
 test("3.5 MiB stdin frames reach the child whole and in order", async () => {
-  const h = client.exec("sha256sum");
+  const h = host.client.exec("sha256sum");
   await h.started;
   const sent = createHash("sha256");
   for (let i = 0; i < 12; i++) {
     const data = noise(3.5 * MiB + i, i + 10);
     sent.update(data);
-    await client.send(h.id, { type: "core.exec.stdin", payload: { data } });
+    await host.client.send(h.id, { type: "core.exec.stdin", payload: { data } });
   }
   await h.closeStdin();
   const r = await h.collect();
@@ -84,31 +62,29 @@ test("3.5 MiB stdin frames reach the child whole and in order", async () => {
 }, 60_000);
 
 test("stdin frames of 3.5 MiB for no live session are ignored with one log line per frame", async () => {
-  const id = client.allocateId();
-  const before = agent
-    .log()
-    .split("\n")
-    .filter((l) => l.includes(`id ${id}: core.exec.stdin for no live`)).length;
+  const id = host.client.allocateId();
+  const logged = () =>
+    host.agent
+      .log()
+      .split("\n")
+      .filter((l) => l.includes(`id ${id}: core.exec.stdin for no live`)).length;
+  const before = logged();
   for (let i = 0; i < 3; i++)
-    await client.send(id, { type: "core.exec.stdin", payload: { data: noise(3.5 * MiB, i) } });
+    await host.client.send(id, { type: "core.exec.stdin", payload: { data: noise(3.5 * MiB, i) } });
   // The connection goes on: an exec after them runs.
-  expect(text((await client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
-  const lines = agent
-    .log()
-    .split("\n")
-    .filter((l) => l.includes(`id ${id}: core.exec.stdin for no live`));
-  expect(lines.length - before).toBe(3);
+  expect(text((await host.client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
+  expect(logged() - before).toBe(3);
 });
 
 test("a Write that cannot open gets one 'unknown write session' per 3 MiB chunk, not one per piece", async () => {
-  const target = join(agent.dir, "a-directory");
+  const target = join(host.agent.dir, "a-directory");
   mkdirSync(target);
-  const id = await rawUpload(client, target, []);
+  const id = await rawUpload(host.client, target, []);
   await Bun.sleep(200); // the open has failed and been answered
   const chunks = [noise(3 * MiB, 1), noise(3 * MiB, 2), new Uint8Array(0)];
-  for (const data of chunks) await client.send(id, { type: "core.fs.data", payload: { data } });
+  for (const data of chunks) await host.client.send(id, { type: "core.fs.data", payload: { data } });
   await Bun.sleep(300);
-  const got = answers(client, id);
+  const got = answers(host.client, id);
   expect(got[0]).toMatch(/^open for write: /);
   expect(got.slice(1)).toEqual(Array(3).fill(`unknown write session: ${id}`));
 });
@@ -119,15 +95,7 @@ test("a disk that fills inside a 3 MiB chunk: the real error for that chunk, one
   mkdirSync(small);
   // agentd in its own mount namespace with a 2 MiB tmpfs: the first chunk's third piece fills it.
   const full = await startAgent({
-    wrap: [
-      "unshare",
-      "-m",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      `mount -t tmpfs -o size=2m none "${small}" && exec "$0" "$@"`,
-    ],
+    wrap: inMountNamespace(`mount -t tmpfs -o size=2m none "${small}"`),
   });
   try {
     const c = await full.connect();

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { BULK_FRAME_MAX } from "../../src/agent/output-queue.ts";
 import type { AgentClient } from "../../src/host/client.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
+import { noise } from "../support.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 256 * MiB;
@@ -24,18 +25,8 @@ afterAll(async () => {
   await agent.stop();
 });
 
-/** Deterministic pseudo-random 1 MiB blocks (xorshift), so content errors cannot hide in zeros. */
-function block(seed: number): Uint8Array {
-  const out = new Uint32Array(MiB / 4);
-  let x = seed * 2654435761 || 1;
-  for (let i = 0; i < out.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x >>> 0;
-  }
-  return new Uint8Array(out.buffer);
-}
+/** Deterministic pseudo-random 1 MiB blocks, so content errors cannot hide in zeros. */
+const block = (seed: number) => noise(MiB, seed);
 
 test("256 MiB through stdout arrive whole (SHA-256)", async () => {
   const src = join(agent.dir, "stdout-src.bin");

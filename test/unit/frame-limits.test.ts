@@ -13,16 +13,7 @@ import {
   OFFSET_LEN,
   type DecodeEvent,
 } from "../../src/protocol/frame.ts";
-
-function frameOf(id: number, flags: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9 + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 5 + body.length);
-  view.setUint32(4, id);
-  out[8] = flags;
-  out.set(body, 9);
-  return out;
-}
+import { frameOf } from "../support.ts";
 
 function envelope(t: unknown, p: unknown, v: unknown = 1): Uint8Array {
   return encodeCbor({ v: v as number, t: t as string, p: p as Uint8Array });

@@ -14,19 +14,10 @@ import {
   type DecodeEvent,
 } from "../../src/protocol/frame.ts";
 import type { Frame, Message } from "../../src/protocol/payloads.ts";
+import { frameOf } from "../support.ts";
 import { loadVectors } from "./vectors.ts";
 
 const MiB = 1024 * 1024;
-
-function frameOf(id: number, flags: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(9 + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 5 + body.length);
-  view.setUint32(4, id);
-  out[8] = flags;
-  out.set(body, 9);
-  return out;
-}
 
 const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i * 31 + seed) & 0xff);
 const stdin = (id: number, data: Uint8Array) =>
