@@ -139,6 +139,10 @@ test("wide heads are the data form too; other keys, orders, types and lengths ar
     length: wide.length - 40,
     dataLength: 40,
   });
+  // ...and the whole-frame decoder takes it too, to the same data.
+  const whole = decodeBody(1, 0, wide);
+  expect(whole.kind === "frame" && whole.frame.type).toBe("core.fs.data");
+  expect(whole.kind === "frame" && (whole.frame.payload as { data: Uint8Array }).data).toEqual(data);
   const not = [
     envelope(encodeCbor({ data, more: 1 })), // a second payload key
     envelope(encodeCbor({ data }), { x: 1 }), // a fourth envelope key (then a3 is a4)
