@@ -10,11 +10,11 @@ import { MAX_FRAME_SIZE } from "../protocol/constants.ts";
 import {
   encodeDataFrameHead,
   encodeFrame,
-  FrameDecoder,
   oversizeLen,
   type DataMessageType,
   type DecodeEvent,
 } from "../protocol/frame.ts";
+import { FrameDecoder } from "../protocol/frame-decoder.ts";
 import type { Frame, Message } from "../protocol/payloads.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";

@@ -14,7 +14,8 @@
  */
 import { connect as netConnect, type Socket } from "node:net";
 import { FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../protocol/constants.ts";
-import { encodeFrame, FrameDecoder, oversizeLen } from "../protocol/frame.ts";
+import { encodeFrame, oversizeLen } from "../protocol/frame.ts";
+import { FrameDecoder } from "../protocol/frame-decoder.ts";
 import type {
   EntryInfo,
   ExecRequest,

@@ -1,7 +1,7 @@
 /**
  * Recognises the body of a host→guest data frame (`core.exec.stdin`, `core.fs.data`) from its
  * first bytes, so that the decoder can hand a large frame's data on in pieces as they arrive
- * instead of gathering the whole frame first (frame.ts, FrameDecoder's `pieceSize`).
+ * instead of gathering the whole frame first (frame-decoder.ts, FrameDecoder's `pieceSize`).
  *
  * ```
  *  a3  61 76 <uint v>  61 74 <text t>  61 70 <bytes head: P>  a1 64 "data" <bytes head: D>  <D bytes>

@@ -3,4 +3,5 @@ export * from "./constants.ts";
 export * from "./messages.ts";
 export type * from "./payloads.ts";
 export { EXEC_REQUEST_DEFAULTS, FS_OP_NAMES, withExecDefaults } from "./payloads.ts";
-export { encodeFrame, FrameDecoder, decodeBody, type DecodeEvent } from "./frame.ts";
+export { encodeFrame, decodeBody, type DecodeEvent } from "./frame.ts";
+export { FrameDecoder } from "./frame-decoder.ts";

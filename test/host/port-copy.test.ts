@@ -15,7 +15,8 @@ import { INBOX_SLOTS, READ_CHUNK } from "../../src/agent/port/inbox.ts";
 import { CONTROL_WORDS, FREE, mainBegin, mainRelease, OWNER } from "../../src/agent/port/port-lock.ts";
 import type { ReaderInit } from "../../src/agent/port/reader-worker.ts";
 import { newOutputTable } from "../../src/agent/exec/output-table.ts";
-import { encodeFrame, FrameDecoder, type DecodeEvent } from "../../src/protocol/frame.ts";
+import { encodeFrame, type DecodeEvent } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { O_CLOEXEC, openFd, outputPipe, readFd, socketPair, wakePipe, writeFd } from "../../src/sys/fd-io.ts";
 import { closeFd } from "../../src/sys/libc.ts";
 

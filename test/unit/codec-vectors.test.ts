@@ -1,7 +1,8 @@
 /** The codec against every golden frame made by the Rust implementation. */
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { encodeDataFrameHead, encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
+import { encodeDataFrameHead, encodeFrame } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { flagsFor, isMessageType } from "../../src/protocol/messages.ts";
 import { payloadValue } from "../../src/protocol/payload-encode.ts";
 import type { Frame } from "../../src/protocol/payloads.ts";

@@ -6,13 +6,13 @@ import { FRAME_HEADER_SIZE, MAX_FRAME_SIZE } from "../../src/protocol/constants.
 import {
   decodeBody,
   encodeFrame,
-  FrameDecoder,
   OFFSET_BODY,
   OFFSET_FLAGS,
   OFFSET_ID,
   OFFSET_LEN,
   type DecodeEvent,
 } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { frameOf } from "../support.ts";
 
 function envelope(t: unknown, p: unknown, v: unknown = 1): Uint8Array {

@@ -6,13 +6,8 @@
 import { expect, test } from "bun:test";
 import { encodeCbor } from "../../src/protocol/cbor-encode.ts";
 import { NEED_MORE, parseDataPrefix } from "../../src/protocol/data-prefix.ts";
-import {
-  decodeBody,
-  encodeFrame,
-  FrameDecoder,
-  OFFSET_BODY,
-  type DecodeEvent,
-} from "../../src/protocol/frame.ts";
+import { decodeBody, encodeFrame, OFFSET_BODY, type DecodeEvent } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import type { Frame, Message } from "../../src/protocol/payloads.ts";
 import { frameOf } from "../support.ts";
 import { loadVectors } from "./vectors.ts";

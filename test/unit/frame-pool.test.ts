@@ -14,7 +14,8 @@ import {
   sharedFrameBuffers,
 } from "../../src/agent/frame-pool.ts";
 import { BufferPool } from "../../src/agent/fs/buffer-pool.ts";
-import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.ts";
+import { encodeFrame } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { FS_CHUNK_SIZE, MAX_FRAME_SIZE } from "../../src/protocol/constants.ts";
 
 test("frames in the pooled range share buffers once given back; others are plain", () => {

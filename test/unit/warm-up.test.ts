@@ -5,7 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { FrameDecoder } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import {
   warmUpCopyPath,
   WARM_UP_FRAME_MAX,

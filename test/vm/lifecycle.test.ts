@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConnection } from "node:net";
-import { FrameDecoder } from "../../src/protocol/frame.ts";
+import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { text } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
