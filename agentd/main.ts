@@ -41,10 +41,11 @@ if (process.env["BUN_JSC_forceRAMSize"] === undefined && !process.env["AGENTD_NO
 process.on("uncaughtException", (e) => log("error", `uncaught: ${e?.stack ?? e}`));
 process.on("unhandledRejection", (e) => log("error", `unhandled rejection: ${(e as Error)?.stack ?? e}`));
 
-/** Variables that are agentd's business, not its children's. */
+/** Variables that are agentd's business, not its children's (init sets the JIT's in the guest). */
 const AGENTD_OWN_ENV = new Set([
   "AGENTD_RESTARTS",
   "AGENTD_NO_REEXEC",
+  "BUN_JSC_useBaselineJIT",
   MODULES_FD_ENV,
   ...Object.keys(HEAP_HINT),
 ]);

@@ -25,6 +25,7 @@ defaultImage();
 const bootStart = performance.now();
 const guest = await bootGuest({
   stateDir: join(dir, "state"),
+  env: process.env["BENCH_GUEST_ENV"]?.split(",").filter(Boolean),
   extraQemuArgs: [
     "-chardev",
     `socket,id=bench,path=${benchSock},server=on,wait=off`,

@@ -165,6 +165,11 @@ static pid_t start_agentd(int restarts, const sigset_t *mask, int modules_fd) {
        (agentd would otherwise re-execute itself to set it). */
     setenv("BUN_JSC_forceRAMSize", "16777216", 0);
     setenv("BUN_JSC_useDFGJIT", "0", 0);
+    /* No baseline JIT either: agentd's JavaScript is thin glue around system calls, and code the
+       JIT makes must be translated again by an emulating hypervisor (QEMU's TCG) before it runs.
+       Three pairs of bench runs, alternating: exec p50 14.8-18.4 against 19.8-21.5 ms, init ->
+       core.ready 1.20-1.33 against 1.40-1.60 s, the transfers within their spread. */
+    setenv("BUN_JSC_useBaselineJIT", "0", 0);
     char *argv[] = {AGENTD_PATH, NULL};
     execve(AGENTD_PATH, argv, environ);
     say("exec %s: %s", AGENTD_PATH, strerror(errno));

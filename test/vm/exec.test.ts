@@ -36,6 +36,19 @@ test("the port thread warmed its copy path up while the guest was set up, and wa
   expect(log).not.toContain("port thread warm-up:");
 });
 
+test("agentd runs with the small heap and no JIT that init sets; its children get none of it", async () => {
+  const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
+  const own = (await sh("tr '\\0' '\\n' < /proc/$(pidof agentd)/environ")).split("\n");
+  expect(own).toEqual(
+    expect.arrayContaining([
+      "BUN_JSC_forceRAMSize=16777216",
+      "BUN_JSC_useDFGJIT=0",
+      "BUN_JSC_useBaselineJIT=0",
+    ]),
+  );
+  expect((await sh("env")).split("\n").filter((l) => l.startsWith("BUN_JSC_"))).toEqual([]);
+});
+
 test("a tty session: controlling terminal, ^C, resize and the exit code", async () => {
   const r = await c.exec("sh", ["-c", "tty; stty size; exit 5"], { tty: true, rows: 20, cols: 70 }).collect();
   expect(text(r.stdout)).toMatch(/^\/dev\/pts\/\d+\r\n20 70\r\n$/);
