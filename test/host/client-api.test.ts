@@ -3,7 +3,7 @@
  * downloads, typed errors for a command that cannot start, and a lost connection surfacing as a
  * ConnectionError on every pending promise.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,22 +15,12 @@ import {
   FrameTooLargeError,
   RemoteFsError,
 } from "../../src/host/index.ts";
-import { startAgent, text, type HostAgent } from "./harness.ts";
+import { agentPerFile, startAgent, text } from "./harness.ts";
 
-let agent: HostAgent;
-let client: AgentClient;
-
-beforeAll(async () => {
-  agent = await startAgent();
-  client = await agent.connect();
-});
-afterAll(async () => {
-  client.close();
-  await agent.stop();
-});
+const host = agentPerFile();
 
 test("stdin as a WritableStream: piping a ReadableStream into a command", async () => {
-  const h = client.exec("sha256sum");
+  const h = host.client.exec("sha256sum");
   const data = randomBytes(3 * 1024 * 1024);
   await new Blob([data]).stream().pipeTo(h.stdin);
   const r = await h.collect();
@@ -39,30 +29,30 @@ test("stdin as a WritableStream: piping a ReadableStream into a command", async 
 });
 
 test("writeStream and readStream move a file through web streams, atomically and with its mode", async () => {
-  const path = join(agent.dir, "streamed.bin");
+  const path = join(host.agent.dir, "streamed.bin");
   const data = randomBytes(9 * 1024 * 1024 + 3);
-  await new Blob([data]).stream().pipeTo(client.writeStream(path, 0o640));
+  await new Blob([data]).stream().pipeTo(host.client.writeStream(path, 0o640));
   expect(readFileSync(path).equals(data)).toBe(true);
   expect(statSync(path).mode & 0o777).toBe(0o640);
-  const back = Buffer.concat(await Array.fromAsync(client.readStream(path)));
+  const back = Buffer.concat(await Array.fromAsync(host.client.readStream(path)));
   expect(back.equals(data)).toBe(true);
 });
 
 test("a refused write rejects the stream's close with RemoteFsError", async () => {
-  writeFileSync(join(agent.dir, "plain"), "x");
-  const w = client.writeStream(join(agent.dir, "plain/child"));
+  writeFileSync(join(host.agent.dir, "plain"), "x");
+  const w = host.client.writeStream(join(host.agent.dir, "plain/child"));
   const err = await new Blob(["data"])
     .stream()
     .pipeTo(w)
     .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(RemoteFsError);
-  const missing = await Array.fromAsync(client.readStream("/no/such/file")).catch((e: unknown) => e);
+  const missing = await Array.fromAsync(host.client.readStream("/no/such/file")).catch((e: unknown) => e);
   expect(missing).toBeInstanceOf(RemoteFsError);
   expect((missing as RemoteFsError).notFound).toBe(true);
 });
 
 test("a command that cannot start rejects `started` with ExecStartError", async () => {
-  const h = client.exec("/no/such/program");
+  const h = host.client.exec("/no/such/program");
   const e = await h.started.catch((x: unknown) => x);
   expect(e).toBeInstanceOf(ExecStartError);
   expect((e as ExecStartError).notFound).toBe(true);
@@ -91,7 +81,7 @@ test("a dozen concurrent uploads wait for the socket without Node's listener-lea
     const block = new Uint8Array(1 << 20).fill(7);
     const counts = await Promise.all(
       Array.from({ length: 12 }, async () => {
-        const h = client.exec("wc", ["-c"]);
+        const h = host.client.exec("wc", ["-c"]);
         for (let i = 0; i < 8; i++) await h.write(block);
         await h.closeStdin();
         return text((await h.collect()).stdout).trim();
@@ -134,7 +124,7 @@ test("senders waiting for a full socket fail with ConnectionError when the conne
 test("a stdin write longer than the largest frame arrives whole, and a write made meanwhile comes after it", async () => {
   // 10 MiB: one frame would be over MAX_FRAME_SIZE (refused by agentd, its bytes lost).
   const big = randomBytes(10 * 1024 * 1024 + 123);
-  const h = client.exec("sha256sum");
+  const h = host.client.exec("sha256sum");
   const first = h.write(big);
   const second = h.write("tail\n"); // not awaited before: must not land among the chunks
   await Promise.all([first, second]);
@@ -147,7 +137,7 @@ test("a stdin write longer than the largest frame arrives whole, and a write mad
 test("a 64 MiB stdin write made at once is held by the client until the socket drains, not piled into it, and arrives whole", async () => {
   const big = randomBytes(64 * 1024 * 1024);
   // The child reads only after a while: agentd stops reading the link, the socket fills.
-  const h = client.exec("sh", ["-c", "sleep 0.5; sha256sum"]);
+  const h = host.client.exec("sh", ["-c", "sleep 0.5; sha256sum"]);
   await h.started;
   const sent = h.write(big);
   let maxSocket = 0;
@@ -155,7 +145,7 @@ test("a 64 MiB stdin write made at once is held by the client until the socket d
   let done = false;
   void sent.then(() => (done = true));
   while (!done) {
-    const b = client.sendBacklog;
+    const b = host.client.sendBacklog;
     maxSocket = Math.max(maxSocket, b.socket);
     maxHeld = Math.max(maxHeld, b.held);
     await Bun.sleep(5);
@@ -168,7 +158,7 @@ test("a 64 MiB stdin write made at once is held by the client until the socket d
   // past its high-water mark, the client holds the rest in order.
   expect(maxSocket).toBeLessThanOrEqual(2 * 1024 * 1024 + 64);
   expect(maxHeld).toBeGreaterThan(32 * 1024 * 1024);
-  expect(client.sendBacklog).toEqual({ socket: 0, held: 0 });
+  expect(host.client.sendBacklog).toEqual({ socket: 0, held: 0 });
 });
 
 test("close() hands the frames the client still holds to the agent before it ends the connection", async () => {
@@ -200,19 +190,19 @@ test("a request that would be a frame over the largest is refused by the client 
   const huge = "x".repeat(5 * 1024 * 1024);
   const tooLarge = { name: "FrameTooLargeError", code: ErrorCodes.FRAME_TOO_LARGE };
   expect(
-    await client
+    await host.client
       .exec("echo", [huge])
       .collect()
       .catch((e) => e),
   ).toMatchObject(tooLarge);
-  expect(await client.stat(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
-  expect(await client.readFile(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
-  expect(await client.writeFile(`/${huge}`, "hi").catch((e) => e)).toMatchObject(tooLarge);
-  const e = await client.exec("echo", [huge]).started.catch((e) => e);
+  expect(await host.client.stat(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
+  expect(await host.client.readFile(`/${huge}`).catch((e) => e)).toMatchObject(tooLarge);
+  expect(await host.client.writeFile(`/${huge}`, "hi").catch((e) => e)).toMatchObject(tooLarge);
+  const e = await host.client.exec("echo", [huge]).started.catch((e) => e);
   expect(e).toBeInstanceOf(FrameTooLargeError);
   expect(e.message).toMatch(
     /core\.exec\.request would be a frame of \d+ bytes, over the largest the protocol allows \(4194304\)/,
   );
   // The connection goes on.
-  expect(text((await client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
+  expect(text((await host.client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
 });

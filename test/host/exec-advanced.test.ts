@@ -7,31 +7,21 @@
  * buffer: before, a stream lost the MiB still in its pipe at the exit, and a second session's
  * whole output was dropped).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "../../src/host/client.ts";
 import { percentile } from "../../bench/stats.ts";
 import { echoLatencyDuringRead } from "../support.ts";
-import { startAgent, text, type HostAgent } from "./harness.ts";
+import { agentPerFile, startAgent, text } from "./harness.ts";
 import { DRAIN_MAX_MS } from "../../src/agent/exec/session.ts";
 
-let agent: HostAgent;
-let client: AgentClient;
-
-beforeAll(async () => {
-  agent = await startAgent();
-  client = await agent.connect();
-});
-afterAll(async () => {
-  client.close();
-  await agent.stop();
-});
+const host = agentPerFile();
 
 describe("tty sessions", () => {
   test("^C on stdin interrupts the foreground job", async () => {
-    const h = client.exec("sleep", ["30"], { tty: true });
+    const h = host.client.exec("sleep", ["30"], { tty: true });
     await h.started;
     await Bun.sleep(100);
     const t = performance.now();
@@ -42,9 +32,9 @@ describe("tty sessions", () => {
 
   test("output is binary-safe in raw mode", async () => {
     const bytes = randomBytes(65536);
-    const file = join(agent.dir, "binary.bin");
+    const file = join(host.agent.dir, "binary.bin");
     writeFileSync(file, bytes);
-    const h = client.exec("sh", ["-c", `stty raw -echo; printf S; cat ${file}`], { tty: true });
+    const h = host.client.exec("sh", ["-c", `stty raw -echo; printf S; cat ${file}`], { tty: true });
     const r = await h.collect();
     const out = Buffer.from(r.stdout);
     const start = out.indexOf("S") + 1;
@@ -52,11 +42,15 @@ describe("tty sessions", () => {
   });
 
   test("resize reaches the child as SIGWINCH with the new size", async () => {
-    const h = client.exec("sh", ["-c", "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"], {
-      tty: true,
-      rows: 10,
-      cols: 40,
-    });
+    const h = host.client.exec(
+      "sh",
+      ["-c", "trap 'stty size' WINCH; echo ready; while :; do sleep 0.05; done"],
+      {
+        tty: true,
+        rows: 10,
+        cols: 40,
+      },
+    );
     let seen = "";
     const reader = (async () => {
       for await (const o of h.output) {
@@ -89,7 +83,7 @@ describe("tty sessions", () => {
   }, 120_000);
 
   test("the child is a session leader with the terminal as its controlling tty", async () => {
-    const r = await client
+    const r = await host.client
       .exec(
         "sh",
         ["-c", 'tty; ps -o pid=,sid=,tty= -p $$ | awk \'{print ($1==$2) ? "leader" : "not-leader"}\''],
@@ -134,7 +128,7 @@ describe("rlimits", () => {
       l[3] = clamp(l[1], l[3]);
       l[2] = Math.min(l[2], l[3]);
     }
-    const r = await client
+    const r = await host.client
       .exec("cat", ["/proc/self/limits"], {
         rlimits: limits.map(([resource, , soft, hard]) => ({ resource, soft, hard })),
       })
@@ -148,7 +142,7 @@ describe("rlimits", () => {
     }
   });
   test("u64::MAX is unlimited", async () => {
-    const r = await client
+    const r = await host.client
       .exec("sh", ["-c", "ulimit -c"], {
         rlimits: [{ resource: "core", soft: (1n << 64n) - 1n, hard: (1n << 64n) - 1n }],
       })
@@ -156,7 +150,7 @@ describe("rlimits", () => {
     expect(text(r.stdout)).toBe("unlimited\n");
   });
   test("an unknown group is a clear spawn failure", async () => {
-    const r = await client.exec("true", [], { user: "root:no-such-group" }).collect();
+    const r = await host.client.exec("true", [], { user: "root:no-such-group" }).collect();
     expect(r.code).toBe(-1);
     expect(text(r.stderr)).toContain("unknown group 'no-such-group'");
   });
@@ -164,9 +158,9 @@ describe("rlimits", () => {
 
 describe("memory", () => {
   test("a child writing 1 GiB to stdout while the host reads slowly keeps agentd under 64 MiB RSS", async () => {
-    let peak = agent.rssKiB();
-    const sampler = setInterval(() => (peak = Math.max(peak, agent.rssKiB())), 25);
-    const h = client.exec("head", ["-c", String(2 ** 30), "/dev/zero"]);
+    let peak = host.agent.rssKiB();
+    const sampler = setInterval(() => (peak = Math.max(peak, host.agent.rssKiB())), 25);
+    const h = host.client.exec("head", ["-c", String(2 ** 30), "/dev/zero"]);
     let n = 0;
     for await (const o of h.output) {
       n += o.data.length;
@@ -184,12 +178,12 @@ describe("memory under bulk fs transfers", () => {
   // Bounded, not 64 MiB: these 2 GiB leave ~60-70 MiB of RSS depending on what ran before (heap
   // fragmentation); `npm run bench` reports the peak against the 64 MiB target.
   test("a 1 GiB fs read to a slow host and a 1 GiB upload keep agentd's RSS bounded (< 96 MiB)", async () => {
-    const sparse = join(agent.dir, "sparse-1g");
+    const sparse = join(host.agent.dir, "sparse-1g");
     Bun.spawnSync(["truncate", "-s", "1G", sparse]);
-    let peak = agent.rssKiB();
-    const sampler = setInterval(() => (peak = Math.max(peak, agent.rssKiB())), 25);
+    let peak = host.agent.rssKiB();
+    const sampler = setInterval(() => (peak = Math.max(peak, host.agent.rssKiB())), 25);
     let n = 0;
-    for await (const chunk of client.read(sparse)) {
+    for await (const chunk of host.client.read(sparse)) {
       n += chunk.length;
       if (n % (16 << 20) < chunk.length) await Bun.sleep(20);
     }
@@ -198,8 +192,8 @@ describe("memory under bulk fs transfers", () => {
     async function* source() {
       for (let i = 0; i < 1024; i++) yield block;
     }
-    const target = join(agent.dir, "upload-1g");
-    await client.writeFile(target, source());
+    const target = join(host.agent.dir, "upload-1g");
+    await host.client.writeFile(target, source());
     clearInterval(sampler);
     expect(Bun.file(target).size).toBe(2 ** 30);
     rmSync(target);
@@ -210,8 +204,8 @@ describe("memory under bulk fs transfers", () => {
 describe("stdin a child never reads", () => {
   test("100 MiB to it holds up neither other sessions nor a signal to it, and no byte is lost", async () => {
     // The child reads nothing until told to, then hashes all of its stdin.
-    const flag = join(agent.dir, "go");
-    const slow = client.exec("sh", ["-c", `while [ ! -e ${flag} ]; do sleep 0.05; done; sha256sum`]);
+    const flag = join(host.agent.dir, "go");
+    const slow = host.client.exec("sh", ["-c", `while [ ! -e ${flag} ]; do sleep 0.05; done; sha256sum`]);
     await slow.started;
     const sent = createHash("sha256");
     const block = randomBytes(1 << 20);
@@ -221,7 +215,7 @@ describe("stdin a child never reads", () => {
     }
     // All 100 MiB were taken by agentd (the client's writes completed); another session runs now.
     let t = performance.now();
-    const other = await client.exec("echo", ["other session"]).collect();
+    const other = await host.client.exec("echo", ["other session"]).collect();
     expect(text(other.stdout)).toBe("other session\n");
     expect(performance.now() - t).toBeLessThan(1000);
     await slow.closeStdin();
@@ -230,7 +224,7 @@ describe("stdin a child never reads", () => {
     expect(text(r.stdout).split(" ")[0]).toBe(sent.digest("hex"));
 
     // And a signal to such a child arrives at once.
-    const stuck = client.exec("sleep", ["60"]);
+    const stuck = host.client.exec("sleep", ["60"]);
     await stuck.started;
     for (let i = 0; i < 100; i++) await stuck.write(block);
     t = performance.now();
@@ -244,7 +238,7 @@ describe("descriptors", () => {
   test("a child holds only 0, 1 and 2 (pipes and terminal), and agentd's own are close-on-exec", async () => {
     const { readdirSync, readFileSync, readlinkSync } = await import("node:fs");
     for (const tty of [false, true]) {
-      const h = client.exec("sleep", ["30"], { tty });
+      const h = host.client.exec("sleep", ["30"], { tty });
       const pid = await h.started;
       // started can come while the exec helper still runs (with a terminal; it briefly opens
       // /proc/self/oom_score_adj) or while the command's dynamic loader has a library open as
@@ -261,10 +255,10 @@ describe("descriptors", () => {
       expect(sleeping()).toBe(true);
       expect(fds()).toEqual(["0", "1", "2"]);
       if (tty) {
-        for (const fd of readdirSync(`/proc/${agent.proc.pid}/fdinfo`)) {
+        for (const fd of readdirSync(`/proc/${host.agent.proc.pid}/fdinfo`)) {
           if (Number(fd) <= 2) continue;
           const flags = parseInt(
-            /flags:\s+(\d+)/.exec(readFileSync(`/proc/${agent.proc.pid}/fdinfo/${fd}`, "utf8"))![1]!,
+            /flags:\s+(\d+)/.exec(readFileSync(`/proc/${host.agent.proc.pid}/fdinfo/${fd}`, "utf8"))![1]!,
             8,
           );
           expect({ fd, cloexec: (flags & 0o2000000) !== 0 }).toEqual({ fd, cloexec: true });
@@ -296,10 +290,10 @@ describe("output after an exit", () => {
 
   test("output a process wrote before exiting arrives whole after the host read nothing for longer than the drain bound", async () => {
     // A stalls the connection: the client stops reading the socket once 16 MiB are unread.
-    const a = client.exec("head", ["-c", String(64 << 20), "/dev/zero"]);
+    const a = host.client.exec("head", ["-c", String(64 << 20), "/dev/zero"]);
     await Bun.sleep(500);
     // B's 512 KiB fit its pipe, so B exits at once; its output waits behind A's in agentd.
-    const b = client.exec("sh", ["-c", "head -c 524288 /dev/zero; echo end"]);
+    const b = host.client.exec("sh", ["-c", "head -c 524288 /dev/zero; echo end"]);
     await Bun.sleep(DRAIN_MAX_MS + 1000);
     const [ra, rb] = await Promise.all([drainStdout(a), drainStdout(b)]);
     expect(ra.n).toBe(64 << 20);
@@ -310,12 +304,14 @@ describe("output after an exit", () => {
 
   test("busy streams and short commands among them lose no output while they wait for read buffers", async () => {
     const busy = Array.from({ length: 6 }, () =>
-      client.exec("head", ["-c", String(BUSY_MIB << 20), "/dev/zero"]),
+      host.client.exec("head", ["-c", String(BUSY_MIB << 20), "/dev/zero"]),
     );
     const reading = busy.map((h) => drainStdout(h, SLOW_MS));
     await Bun.sleep(200);
     const short = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => client.exec("sh", ["-c", `echo done-${i}; exit ${i}`]).collect()),
+      Array.from({ length: 8 }, (_, i) =>
+        host.client.exec("sh", ["-c", `echo done-${i}; exit ${i}`]).collect(),
+      ),
     );
     short.forEach((r, i) => {
       expect(text(r.stdout)).toBe(`done-${i}\n`);

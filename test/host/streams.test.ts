@@ -2,40 +2,29 @@
  * Bulk data: 256 MiB through stdout and through fs write + read, checked end to end with
  * SHA-256, and the bound on memory when the host does not read.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BULK_FRAME_MAX } from "../../src/agent/output-queue.ts";
-import type { AgentClient } from "../../src/host/client.ts";
-import { startAgent, text, type HostAgent } from "./harness.ts";
+import { agentPerFile, text } from "./harness.ts";
 import { noise } from "../support.ts";
 
 const MiB = 1024 * 1024;
 const TOTAL = 256 * MiB;
-let agent: HostAgent;
-let client: AgentClient;
-
-beforeAll(async () => {
-  agent = await startAgent();
-  client = await agent.connect();
-});
-afterAll(async () => {
-  client.close();
-  await agent.stop();
-});
+const host = agentPerFile();
 
 /** Deterministic pseudo-random 1 MiB blocks, so content errors cannot hide in zeros. */
 const block = (seed: number) => noise(MiB, seed);
 
 test("256 MiB through stdout arrive whole (SHA-256)", async () => {
-  const src = join(agent.dir, "stdout-src.bin");
+  const src = join(host.agent.dir, "stdout-src.bin");
   const hash = createHash("sha256");
   const blocks = Array.from({ length: 16 }, (_, i) => block(i + 1));
   const file = Buffer.concat(blocks);
   writeFileSync(src, file);
   for (let i = 0; i < TOTAL / file.length; i++) hash.update(file);
-  const h = client.exec("sh", ["-c", `for i in $(seq 16); do cat ${src}; done`]);
+  const h = host.client.exec("sh", ["-c", `for i in $(seq 16); do cat ${src}; done`]);
   const got = createHash("sha256");
   let bytes = 0;
   let full = 0;
@@ -55,7 +44,7 @@ test("256 MiB through stdout arrive whole (SHA-256)", async () => {
 }, 120_000);
 
 test("256 MiB through fs write and back through fs read arrive whole (SHA-256)", async () => {
-  const path = join(agent.dir, "upload.bin");
+  const path = join(host.agent.dir, "upload.bin");
   const sent = createHash("sha256");
   async function* source() {
     for (let i = 0; i < TOTAL / MiB; i++) {
@@ -64,13 +53,13 @@ test("256 MiB through fs write and back through fs read arrive whole (SHA-256)",
       yield b;
     }
   }
-  await client.writeFile(path, source());
+  await host.client.writeFile(path, source());
   const expected = sent.digest("hex");
-  const onDisk = await client.exec("sha256sum", [path]).collect();
+  const onDisk = await host.client.exec("sha256sum", [path]).collect();
   expect(text(onDisk.stdout).split(" ")[0]).toBe(expected);
   const back = createHash("sha256");
   let bytes = 0;
-  for await (const c of client.read(path)) {
+  for await (const c of host.client.read(path)) {
     back.update(c);
     bytes += c.length;
   }
@@ -79,19 +68,19 @@ test("256 MiB through fs write and back through fs read arrive whole (SHA-256)",
 }, 120_000);
 
 test("when the host does not read, the child blocks and agentd's memory stays bounded", async () => {
-  const progress = join(agent.dir, "progress");
+  const progress = join(host.agent.dir, "progress");
   // 512 MiB offered; the client stops reading (the socket is paused once 16 MiB are unread).
-  const h = client.exec("sh", [
+  const h = host.client.exec("sh", [
     "-c",
     `i=0; while [ $i -lt 512 ]; do head -c 1048576 /dev/zero; i=$((i+1)); echo $i > ${progress}; done`,
   ]);
   await h.started;
-  const rssBefore = agent.rssKiB();
+  const rssBefore = host.agent.rssKiB();
   await Bun.sleep(1500);
   const stalledAt = Number((await Bun.file(progress).text()).trim());
   await Bun.sleep(1000);
   const stillAt = Number((await Bun.file(progress).text()).trim());
-  const rssStalled = agent.rssKiB();
+  const rssStalled = host.agent.rssKiB();
   // The child is blocked: it made (almost) no progress in the last second, far below 512 MiB.
   expect(stalledAt).toBeLessThan(200);
   expect(stillAt - stalledAt).toBeLessThanOrEqual(1);
