@@ -111,7 +111,10 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
       for (let i = 0; i < count; i++) set.add(armed[i]!.fd, armed[i]!.events);
       for (let i = 0; i < copyCount; i++)
         copyIndex[i] = copying && !copy!.entries[i]!.cancel ? set.add(copy!.entries[i]!.fd, POLLIN) : -1;
-      set.poll(connected === false ? HUP_RETRY_MS : -1);
+      // The first round only samples the port: a host that connected before agentd opened it
+      // (a launcher waiting for the boot) raises no event, and waiting for one would leave it
+      // without core.ready until it sent something or gave up and reconnected.
+      set.poll(connected === null ? 0 : connected === false ? HUP_RETRY_MS : -1);
       const port = set.revents(0);
       if (set.revents(1) & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
       const ready = count === 0 ? NONE : takeReady(table, armed, armedRevents, count);

@@ -40,6 +40,12 @@ export interface StartOptions {
   cacheDir: string;
   /** Appended to QEMU's command line (the benchmark adds a second port). */
   extraQemuArgs?: string[];
+  /**
+   * false: no relay. The caller talks to QEMU's socket for the port (DIR/port.sock) itself, and
+   * start returns as soon as QEMU runs, before the guest is ready (tests of the port's own
+   * behaviour). Default true.
+   */
+  relay?: boolean;
 }
 
 export interface VmState {
@@ -48,7 +54,7 @@ export interface VmState {
   console_log: string;
   pid: number;
   virtiofsd_pids: number[];
-  /** The relay serving `socket` (see relay.ts). */
+  /** The relay serving `socket` (see relay.ts); 0 when started without one. */
   relay_pid: number;
   state_dir: string;
   accel: string;
@@ -96,6 +102,8 @@ function startVirtiofsd(share: Share, logPath: string): number {
 
 function killAll(pids: number[]): void {
   for (const pid of pids) {
+    // 0 or less would signal a whole process group (or every process): never a launcher's child.
+    if (pid <= 0) continue;
     try {
       process.kill(pid, "SIGKILL");
     } catch {
@@ -181,6 +189,20 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     killAll([qemu.pid, ...virtiofsdPids]);
     throw new Error(`QEMU did not start: ${tail(join(dir, "qemu.log"), 10)}`);
   }
+  const state: VmState = {
+    socket: o.relay === false ? portSocket : socket,
+    runtime_dir: runtimeDir,
+    console_log: consoleLog,
+    pid: qemu.pid,
+    virtiofsd_pids: virtiofsdPids,
+    relay_pid: 0,
+    state_dir: dir,
+    accel,
+  };
+  if (o.relay === false) {
+    writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
+    return state;
+  }
   // The relay says when the guest's first core.ready has come (see relay.ts).
   const readyFile = join(dir, "relay.ready");
   rmSync(readyFile, { force: true });
@@ -206,16 +228,7 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     },
   );
   relay.unref();
-  const state: VmState = {
-    socket,
-    runtime_dir: runtimeDir,
-    console_log: consoleLog,
-    pid: qemu.pid,
-    virtiofsd_pids: virtiofsdPids,
-    relay_pid: relay.pid,
-    state_dir: dir,
-    accel,
-  };
+  state.relay_pid = relay.pid;
   writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
 
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -31,13 +31,14 @@ export const SPLICE_HELPER = join(DIST_DIR, "agentctl-splice");
 const FIRST_READY_WAIT_MS = 500;
 /**
  * Until the guest's first core.ready, each QEMU connection waits BOOT_READY_WAIT_MS and the next
- * follows BOOT_GAP_MS later. Measured: the guest answers only a connection made after agentd
- * opened the port (one made while the guest booted got no core.ready in 90 s), so boot-time tries
- * are short, and agentd gets a fresh one within 0.4 s of serving; it answers in tens of ms. Before,
- * the waits doubled up to 8 s while the guest booted, and `vm start` took 13-16 s instead of 7-9.
+ * follows BOOT_GAP_MS later. A connection made while the guest boots gets core.ready as soon as
+ * agentd's port reader first samples the port (it takes a connected host for one without waiting
+ * for an event), so the first connection, made when QEMU starts, is normally the one; the next
+ * ones are a fallback. (Before agentd sampled, such a connection got no core.ready at all, and
+ * the relay tried a fresh one every 0.4 s: the guest's first answer came up to 0.4 s late.)
  * A guest not ready after BOOT_FAST_MS gets the doubling waits (it may just be very slow).
  */
-const BOOT_READY_WAIT_MS = 300;
+const BOOT_READY_WAIT_MS = 5000;
 const BOOT_GAP_MS = 100;
 const BOOT_FAST_MS = 30_000;
 const MAX_READY_WAIT_MS = 8000;
