@@ -7,7 +7,7 @@
 import { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
 import { startHeartbeat } from "../src/agent/heartbeat.ts";
-import { log } from "../src/agent/log.ts";
+import { log, writeStderr } from "../src/agent/log.ts";
 import { findPort } from "../src/agent/port/find-port.ts";
 import { servePort } from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
@@ -50,7 +50,7 @@ function waitForInitModules(): void {
 }
 
 function fatal(step: string, reason: string): never {
-  process.stderr.write(`agentd: setup failed: ${step}: ${reason}\n`);
+  writeStderr(`agentd: setup failed: ${step}: ${reason}\n`);
   process.exit(AGENTD_EXIT_SETUP);
 }
 
@@ -63,8 +63,7 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
   const t0 = process.hrtime.bigint();
   const parsed = parseSetup(process.env);
   if (!parsed.ok) {
-    for (const e of parsed.errors)
-      process.stderr.write(`agentd: setup failed: configuration: ${e.message}\n`);
+    for (const e of parsed.errors) writeStderr(`agentd: setup failed: configuration: ${e.message}\n`);
     process.exit(AGENTD_EXIT_SETUP);
   }
   const exported: Record<string, string> = {};

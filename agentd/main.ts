@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
-import { log } from "../src/agent/log.ts";
+import { log, writeStderr } from "../src/agent/log.ts";
 import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
@@ -74,7 +74,7 @@ function protectFromOom(): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!args.ok) {
-    process.stderr.write(`agentd: ${args.error.message}\n${USAGE}\n`);
+    writeStderr(`agentd: ${args.error.message}\n${USAGE}\n`);
     process.exit(2);
   }
   if (args.value.help) {

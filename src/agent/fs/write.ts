@@ -8,7 +8,6 @@
  * Chunks arriving while the file is being opened or written wait in order; their bytes count
  * against the connection's inbound budget.
  */
-import { randomBytes } from "node:crypto";
 import {
   copyFile,
   lstat,
@@ -25,6 +24,15 @@ import type { InboundBudget } from "../inbound-budget.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 import type { PartialJournal } from "./partials.ts";
 import { releaseFrameData } from "../frame-pool.ts";
+
+/**
+ * Eight random hex digits for a temp file's name. The Web Crypto global, not node:crypto's
+ * randomBytes: loading that module (and the streams it is built on) was a fifth of agentd's
+ * module loading, which the guest pays at every boot before core.ready.
+ */
+function randomHex8(): string {
+  return crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
+}
 
 /** Temp files of unfinished uploads carry this marker, so a restarted agentd can remove them. */
 export const PARTIAL_MARKER = ".agentd-partial-";
@@ -68,7 +76,7 @@ export class WriteSession {
     if (existing?.isDirectory()) throw fsFailure("open for write", errnoError("EISDIR", "is a directory"));
     const temp = join(
       dirname(this.#target),
-      `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomBytes(4).toString("hex")}`,
+      `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomHex8()}`,
     );
     try {
       this.journal?.add(temp);

@@ -1,0 +1,40 @@
+/**
+ * What agentd loads before core.ready, the guest pays at every boot: under TCG, loading
+ * node:crypto (for one randomBytes) and Bun's stream modules (process.stderr's first use, on each
+ * thread that logs) cost 80-100 ms per thread. agentd's code must reach neither; log lines go out
+ * with write(2), whole and in order, even right before the process exits.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const HEAVY = ["crypto", "stream", "node:crypto", "node:stream"];
+
+test("agentd and its port thread import neither node:crypto nor node:stream", async () => {
+  const built = await Bun.build({
+    entrypoints: [join(ROOT, "agentd/main.ts"), join(ROOT, "src/agent/port/reader-worker.ts")],
+    target: "bun",
+  });
+  expect(built.success).toBe(true);
+  expect(built.outputs).toHaveLength(2);
+  for (const out of built.outputs) {
+    const code = await out.text();
+    const imported = [...code.matchAll(/(?:\bfrom|\brequire\()\s*"([^"]+)"/g)].map((m) => m[1]!);
+    // The bundle's own imports are the runtime's modules: fs, path, os, bun:ffi...
+    expect(imported).toContain("bun:ffi");
+    expect(imported.filter((m) => HEAVY.includes(m))).toEqual([]);
+    // process.stderr may appear only where nothing runs in the guest (none at all now).
+    expect(code.includes("process.stderr")).toBe(false);
+  }
+});
+
+test("a log line written right before exit reaches stderr whole", () => {
+  const script = `import { log } from ${JSON.stringify(join(ROOT, "src/agent/log.ts"))};
+for (let i = 0; i < 200; i++) log("warn", "line " + i + " " + "x".repeat(100));
+process.exit(3);`;
+  const r = Bun.spawnSync([process.execPath, "-e", script], { stderr: "pipe" });
+  expect(r.exitCode).toBe(3);
+  const lines = r.stderr.toString().trimEnd().split("\n");
+  expect(lines).toHaveLength(200);
+  expect(lines[199]).toBe(`agentd: warn: line 199 ${"x".repeat(100)}`);
+});
