@@ -56,6 +56,12 @@ export class AgentClient {
   #exec = new Map<number, ExecHandle>();
   #fs = new Map<number, FsPending>();
   #closedError: Error | null = null;
+  /**
+   * The agent sends core.ready when a connection starts; another one on the same connection means
+   * agentd was restarted (init does that when it dies) and greets the host that is still there:
+   * what was in flight is gone with the old process, and the connection serves the new one.
+   */
+  #readySeen = false;
   #paused = false;
   /**
    * Senders waiting for the socket to drain: one 'drain' listener for all of them (a listener
@@ -87,8 +93,15 @@ export class AgentClient {
       this.#decoder.push(chunk);
       for (let ev = this.#decoder.next(); ev; ev = this.#decoder.next()) {
         if (ev.kind !== "frame") continue;
-        if (ev.frame.type === "core.ready") resolveReady(ev.frame.payload);
-        else this.#route(ev.frame);
+        if (ev.frame.type !== "core.ready") this.#route(ev.frame);
+        else if (this.#readySeen)
+          this.#failInFlight(
+            new ConnectionError("the agent restarted: the sessions and requests it had are gone"),
+          );
+        else {
+          this.#readySeen = true;
+          resolveReady(ev.frame.payload);
+        }
       }
     });
     socket.on("drain", () => {
@@ -111,13 +124,7 @@ export class AgentClient {
       this.#closedError = e;
       rejectReady(e);
       for (const w of [...this.#drainWaiters.splice(0), ...this.#outbox.splice(0)]) w.reject(e);
-      for (const h of this.#exec.values()) h.onClosed(e);
-      for (const p of this.#fs.values()) {
-        p.data?.end(e);
-        p.resolve({ ok: false, error: `connection lost: ${e.message}`, data: null });
-      }
-      this.#exec.clear();
-      this.#fs.clear();
+      this.#failInFlight(e);
     });
     socket.on("error", (e) => (this.#closedError = new ConnectionError(e.message)));
   }
@@ -152,6 +159,17 @@ export class AgentClient {
       clearTimeout(timer);
     }
     return client;
+  }
+
+  /** Ends every exec session and fs operation in flight with `e`. */
+  #failInFlight(e: Error): void {
+    for (const h of this.#exec.values()) h.onClosed(e);
+    for (const p of this.#fs.values()) {
+      p.data?.end(e);
+      p.resolve({ ok: false, error: `connection lost: ${e.message}`, data: null });
+    }
+    this.#exec.clear();
+    this.#fs.clear();
   }
 
   #route(f: Frame): void {

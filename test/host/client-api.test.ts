@@ -5,7 +5,8 @@
  */
 import { expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   AgentClient,
@@ -15,6 +16,7 @@ import {
   FrameTooLargeError,
   RemoteFsError,
 } from "../../src/host/index.ts";
+import { encodeFrame } from "../../src/protocol/frame.ts";
 import { agentPerFile, startAgent, text } from "./harness.ts";
 
 const host = agentPerFile();
@@ -205,4 +207,55 @@ test("a request that would be a frame over the largest is refused by the client 
   );
   // The connection goes on.
   expect(text((await host.client.exec("echo", ["after"]).collect()).stdout)).toBe("after\n");
+});
+
+test("a second core.ready on the connection (agentd restarted) fails what was in flight with ConnectionError; the connection goes on", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "client-restart-"));
+  const path = join(dir, "agent.sock");
+  const ready = encodeFrame(0, {
+    type: "core.ready",
+    payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
+  } as never);
+  // A stand-in agent: greets, and greets again 100 ms after the client's first request.
+  let received = 0;
+  let greetedAgain = false;
+  const server = Bun.listen({
+    unix: path,
+    socket: {
+      open: (s) => void s.write(ready),
+      data(s, chunk) {
+        received += chunk.length;
+        if (greetedAgain) return;
+        greetedAgain = true;
+        setTimeout(() => s.write(ready), 100);
+      },
+    },
+  });
+  try {
+    const c = await AgentClient.connect(path);
+    const exec = c.exec("sleep", ["60"]).collect();
+    const stat = c.stat("/");
+    const [e1, e2] = await Promise.all([
+      exec.then(
+        () => null,
+        (e: Error) => e,
+      ),
+      stat.then(
+        () => null,
+        (e: Error) => e,
+      ),
+    ]);
+    expect(e1).toBeInstanceOf(ConnectionError);
+    expect(e1!.message).toContain("restarted");
+    expect(e2?.message ?? "").toContain("restarted");
+    // Still connected: the next request goes out on the same socket.
+    const before = received;
+    void c.stat("/").catch(() => {});
+    for (let i = 0; i < 50 && received === before; i++) await Bun.sleep(10);
+    expect(received).toBeGreaterThan(before);
+    c.close();
+  } finally {
+    server.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -228,6 +228,40 @@ test("agentd killed with SIGKILL is restarted by init and a new connection works
   await d.closed();
 }, 60_000);
 
+test("agentd restarted under a connected client: its running exec fails with ConnectionError, and the same connection serves the new agentd", async () => {
+  const c = await guest.connect();
+  try {
+    const pid = text(
+      (await c.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout,
+    ).trim();
+    expect(pid).toMatch(/^\d+$/);
+    const long = c.exec("sleep", ["60"]);
+    await long.started;
+    // Killed from outside agentd's sessions, so no answer of the old agentd is due.
+    void c
+      .exec("sh", ["-c", `(sleep 0.3; kill -9 ${pid}) >/dev/null 2>&1 &`])
+      .collect()
+      .catch(() => {});
+    const t0 = Date.now();
+    const failure = await long.collect().then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(failure?.name).toBe("ConnectionError");
+    expect(failure?.message).toContain("restarted");
+    // The new agentd greeted this connection within a few seconds; it answers on it.
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const now = text(
+      (await c.exec("sh", ["-c", "pidof agentd || pgrep -f /.agentd/bin/agentd"]).collect()).stdout,
+    ).trim();
+    expect(now).toMatch(/^\d+$/);
+    expect(now).not.toBe(pid);
+  } finally {
+    c.close();
+    await c.closed();
+  }
+}, 60_000);
+
 test("core.shutdown makes QEMU exit by itself within 5 s", async () => {
   const c = await guest.connect();
   const pid = guest.state.pid;
