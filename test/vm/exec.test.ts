@@ -24,8 +24,14 @@ afterAll(async () => {
   await guest?.stop();
 }, 60_000);
 
-test("the port thread warmed its copy path up while the guest was set up, and was done before it served the port", () => {
-  const log = readFileSync(guest.state.console_log, "utf8");
+test("the port thread warmed its copy path up while the guest was set up, and was done before it served the port", async () => {
+  // The serial console is slow: agentd's "host connected" line may reach the file after the
+  // client has its core.ready.
+  let log = readFileSync(guest.state.console_log, "utf8");
+  for (const end = Date.now() + 10_000; !log.includes("host connected") && Date.now() < end;) {
+    await Bun.sleep(50);
+    log = readFileSync(guest.state.console_log, "utf8");
+  }
   const warm = /agentd: port thread warmed up: (\d+) frames in \d+ ms/.exec(log);
   expect(warm).not.toBeNull();
   const frames = Number(warm![1]);
