@@ -2,19 +2,17 @@
  * agentd's log: one line per event on stderr (the guest console, or the test's pipe), prefixed
  * so it can be told apart from the kernel's messages. Never throws.
  */
-import { writeSync } from "node:fs";
-
 export type Level = "info" | "warn" | "error";
 
 /**
- * Writes to stderr with write(2) itself. process.stderr is a Node stream, and its first use loads
- * Bun's stream modules: 80-100 ms under TCG on each thread that logs, and both the main thread
- * and the port thread log before core.ready. Like a C program's, the write blocks while stderr
- * (the console, a pipe) does; a line that cannot be written is dropped. Never throws.
+ * Writes to stderr through process.stderr. (Writing with write(2) itself, which saved the 80-100
+ * ms that process.stderr's first use costs each thread under TCG, was taken back: a CI run's fuzz
+ * test, which logs a line per bad frame, hung, and a log write that blocks while the console does
+ * not drain is the suspect; see docs/performance.md.) Never throws.
  */
 export function writeStderr(text: string): void {
   try {
-    writeSync(2, text);
+    process.stderr.write(text);
   } catch {
     // stderr gone (console closed): nothing sensible left to do with a log line.
   }

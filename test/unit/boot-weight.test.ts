@@ -1,8 +1,8 @@
 /**
  * What agentd loads before core.ready, the guest pays at every boot: under TCG, loading
- * node:crypto (for one randomBytes) and Bun's stream modules (process.stderr's first use, on each
- * thread that logs) cost 80-100 ms per thread. agentd's code must reach neither; log lines go out
- * with write(2), whole and in order, even right before the process exits.
+ * node:crypto (for one randomBytes) cost a fifth of agentd's module loading. agentd's code
+ * imports neither it nor node:stream; log lines go out whole and in order, even right before the
+ * process exits.
  */
 import { expect, test } from "bun:test";
 import { join } from "node:path";
@@ -23,8 +23,6 @@ test("agentd and its port thread import neither node:crypto nor node:stream", as
     // The bundle's own imports are the runtime's modules: fs, path, os, bun:ffi...
     expect(imported).toContain("bun:ffi");
     expect(imported.filter((m) => HEAVY.includes(m))).toEqual([]);
-    // process.stderr may appear only where nothing runs in the guest (none at all now).
-    expect(code.includes("process.stderr")).toBe(false);
   }
 });
 
