@@ -1,6 +1,7 @@
 /** Small helpers shared by the test tiers. */
 import type { AgentClient } from "../src/host/client.ts";
 import { RemoteFsError } from "../src/host/errors.ts";
+import { encodeFrame } from "../src/protocol/frame.ts";
 
 /** The guest's error text for an fs operation that must fail; throws if it succeeds. */
 export async function remoteError(p: Promise<unknown>): Promise<string> {
@@ -108,3 +109,9 @@ export function frameOf(id: number, flags: number, body: Uint8Array): Uint8Array
   out.set(body, 9);
   return out;
 }
+
+/** The core.ready a stand-in for the agent (or for QEMU's side of the port) greets a client with. */
+export const STAND_IN_READY = encodeFrame(0, {
+  type: "core.ready",
+  payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
+});

@@ -5,10 +5,10 @@
 export type Level = "info" | "warn" | "error";
 
 /**
- * Writes to stderr through process.stderr. (Writing with write(2) itself, which saved the 80-100
- * ms that process.stderr's first use costs each thread under TCG, was taken back: a CI run's fuzz
- * test, which logs a line per bad frame, hung, and a log write that blocks while the console does
- * not drain is the suspect; see docs/performance.md.) Never throws.
+ * The one place agentd writes to stderr (log lines, setup failures, usage). Never throws. (A
+ * write(2) here instead would spare each thread the 80-100 ms under TCG that process.stderr's
+ * first use costs, but a blocking write is the suspect in a CI run where agentd stalled; see
+ * docs/performance.md.)
  */
 export function writeStderr(text: string): void {
   try {

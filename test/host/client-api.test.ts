@@ -16,7 +16,7 @@ import {
   FrameTooLargeError,
   RemoteFsError,
 } from "../../src/host/index.ts";
-import { encodeFrame } from "../../src/protocol/frame.ts";
+import { STAND_IN_READY } from "../support.ts";
 import { agentPerFile, startAgent, text } from "./harness.ts";
 
 const host = agentPerFile();
@@ -212,22 +212,18 @@ test("a request that would be a frame over the largest is refused by the client 
 test("a second core.ready on the connection (agentd restarted) fails what was in flight with ConnectionError; the connection goes on", async () => {
   const dir = mkdtempSync(join(tmpdir(), "client-restart-"));
   const path = join(dir, "agent.sock");
-  const ready = encodeFrame(0, {
-    type: "core.ready",
-    payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
-  } as never);
   // A stand-in agent: greets, and greets again 100 ms after the client's first request.
   let received = 0;
   let greetedAgain = false;
   const server = Bun.listen({
     unix: path,
     socket: {
-      open: (s) => void s.write(ready),
+      open: (s) => void s.write(STAND_IN_READY),
       data(s, chunk) {
         received += chunk.length;
         if (greetedAgain) return;
         greetedAgain = true;
-        setTimeout(() => s.write(ready), 100);
+        setTimeout(() => s.write(STAND_IN_READY), 100);
       },
     },
   });

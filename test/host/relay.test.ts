@@ -12,13 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SPLICE_HELPER } from "../../src/host/vm/relay.ts";
-import { encodeFrame } from "../../src/protocol/frame.ts";
+import { STAND_IN_READY as READY } from "../support.ts";
 import { ROOT } from "./harness.ts";
 
-const READY = encodeFrame(0, {
-  type: "core.ready",
-  payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
-} as never);
 const MiB = 1024 * 1024;
 
 interface Rig {

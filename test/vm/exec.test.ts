@@ -10,7 +10,7 @@ import type { AgentClient } from "../../src/host/client.ts";
 import { percentile } from "../../bench/stats.ts";
 import { echoLatencyDuringRead } from "../support.ts";
 import { WARM_UP_FRAMES } from "../../src/agent/port/warm-up.ts";
-import { bootGuest, text, type Guest } from "./harness.ts";
+import { bootGuest, text, untilConsole, type Guest } from "./harness.ts";
 
 let guest: Guest;
 let c: AgentClient;
@@ -25,13 +25,7 @@ afterAll(async () => {
 }, 60_000);
 
 test("the port thread warmed its copy path up while the guest was set up, and was done before it served the port", async () => {
-  // The serial console is slow: agentd's "host connected" line may reach the file after the
-  // client has its core.ready.
-  let log = readFileSync(guest.state.console_log, "utf8");
-  for (const end = Date.now() + 10_000; !log.includes("host connected") && Date.now() < end;) {
-    await Bun.sleep(50);
-    log = readFileSync(guest.state.console_log, "utf8");
-  }
+  const log = await untilConsole(guest, (l) => l.includes("host connected"));
   const warm = /agentd: port thread warmed up: (\d+) frames in \d+ ms/.exec(log);
   expect(warm).not.toBeNull();
   const frames = Number(warm![1]);

@@ -2,7 +2,7 @@
  * Boots the real guest (kernel + initramfs with init and agentd) in QEMU for the vm tier, with
  * the launcher that `agentctl vm start` uses. The default image is rebuilt when dist/ is newer.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../../src/host/client.ts";
@@ -43,3 +43,23 @@ export async function bootGuest(opts: Partial<StartOptions> = {}): Promise<Guest
 }
 
 export const text = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+
+/** The guest's serial console so far ("" until QEMU has written to it). */
+export function consoleOf(guest: Guest): string {
+  return existsSync(guest.state.console_log) ? readFileSync(guest.state.console_log, "utf8") : "";
+}
+
+/**
+ * The console once `ready(console)` holds, or as it is after `ms`. agentd's lines go out on the
+ * serial console, which can lag behind the port that carried core.ready and the answers.
+ */
+export async function untilConsole(
+  guest: Guest,
+  ready: (log: string) => boolean,
+  ms = 10_000,
+): Promise<string> {
+  let log = consoleOf(guest);
+  for (const end = Date.now() + ms; !ready(log) && Date.now() < end; log = consoleOf(guest))
+    await Bun.sleep(50);
+  return log;
+}

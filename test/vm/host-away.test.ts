@@ -6,15 +6,14 @@
  * Here the relay is stopped and the test talks to QEMU's socket for the port directly.
  */
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentClient } from "../../src/host/client.ts";
-import { text } from "./harness.ts";
+import { consoleOf, text } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
 const guest = guestPerFile();
 
-const consoleText = () => readFileSync(guest.state.console_log, "utf8");
+const consoleText = () => consoleOf(guest);
 const count = (s: string, what: string) => s.split(what).length - 1;
 
 /** Waits until agentd's last console line ends with `tail`; returns the console then. */

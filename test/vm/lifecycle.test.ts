@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConnection } from "node:net";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
-import { text } from "./harness.ts";
+import { consoleOf, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
 const guest = guestPerFile();
@@ -15,12 +15,11 @@ const guest = guestPerFile();
 test("the first client gets the connection agentd answered at boot (no second connection)", async () => {
   // startVm returned on the relay's word (relay.ready), without taking that connection itself.
   expect(existsSync(join(guest.state.state_dir, "relay.ready"))).toBe(true);
-  const connections = () => readFileSync(guest.state.console_log, "utf8").split("host connected").length - 1;
+  const connections = (log = consoleOf(guest)) => log.split("host connected").length - 1;
   // agentd's log goes out on the serial console, which can lag behind the port that carried
   // core.ready (CI once read the console before the line was there): wait for it, and let the
   // console settle again after the exec before counting.
-  for (let i = 0; i < 100 && connections() === 0; i++) await Bun.sleep(50);
-  const before = connections();
+  const before = connections(await untilConsole(guest, (log) => connections(log) > 0, 5000));
   expect(before).toBeGreaterThanOrEqual(1);
   const c = await guest.connect();
   try {
