@@ -1,18 +1,41 @@
 /**
  * agentd's log: one line per event on stderr (the guest console, or the test's pipe), prefixed
- * so it can be told apart from the kernel's messages. Never throws.
+ * so it can be told apart from the kernel's messages. Never throws, never waits.
  */
+import { StderrSink } from "../sys/stderr.ts";
+import { LogQueue } from "./log-queue.ts";
+
 export type Level = "info" | "warn" | "error";
 
+/** How long lines still queued at exit may wait for the console before they are given up. */
+const EXIT_FLUSH_MS = 1000;
+
+const encoder = new TextEncoder();
+let queue: LogQueue | null | undefined;
+
 /**
- * The one place agentd writes to stderr (log lines, setup failures, usage). Never throws. (A
- * write(2) here instead would spare each thread the 80-100 ms under TCG that process.stderr's
- * first use costs, but a blocking write is the suspect in a CI run where agentd stalled; see
- * docs/performance.md.)
+ * Each thread (module state is per thread) opens its own non-blocking stderr on its first line.
+ * Not process.stderr: its first use loads Bun's stream modules, 80-100 ms under TCG on each
+ * thread that logs before core.ready; and not a blocking write(2) on fd 2, which waits while the
+ * serial console drains (see docs/performance.md).
  */
+function logQueue(): LogQueue | null {
+  if (queue !== undefined) return queue;
+  const sink = StderrSink.open();
+  queue = sink ? new LogQueue(sink) : null;
+  if (queue) {
+    const q = queue;
+    process.once("exit", () => q.flush(EXIT_FLUSH_MS));
+  }
+  return queue;
+}
+
+/** The one place agentd writes to stderr (log lines, setup failures, usage). */
 export function writeStderr(text: string): void {
   try {
-    process.stderr.write(text);
+    const q = logQueue();
+    if (q) q.push(encoder.encode(text));
+    else process.stderr.write(text); // no /proc or a socket as stderr (host tools' tests)
   } catch {
     // stderr gone (console closed): nothing sensible left to do with a log line.
   }
