@@ -46,6 +46,7 @@ const AGENTD_OWN_ENV = new Set([
   "AGENTD_RESTARTS",
   "AGENTD_NO_REEXEC",
   "BUN_JSC_useBaselineJIT",
+  "BUN_JSC_smallHeapSize",
   MODULES_FD_ENV,
   ...Object.keys(HEAP_HINT),
 ]);

@@ -165,6 +165,11 @@ static pid_t start_agentd(int restarts, const sigset_t *mask, int modules_fd) {
        (agentd would otherwise re-execute itself to set it). */
     setenv("BUN_JSC_forceRAMSize", "16777216", 0);
     setenv("BUN_JSC_useDFGJIT", "0", 0);
+    /* agentd runs with --smol, whose heap collects after each 1 MiB allocated (smallHeapSize).
+       Loading agentd and setting the guest up allocate ~0.9 MB; the port's 768 KiB inbox then set
+       off a collection right before core.ready, 60-80 ms under TCG (JavaScriptCore's GC log).
+       3 MiB: none before core.ready, fewer after; the memory tests' peaks did not rise. */
+    setenv("BUN_JSC_smallHeapSize", "3145728", 0);
     /* No baseline JIT either: agentd's JavaScript is thin glue around system calls, and code the
        JIT makes must be translated again by an emulating hypervisor (QEMU's TCG) before it runs.
        Three pairs of bench runs, alternating: exec p50 14.8-18.4 against 19.8-21.5 ms, init ->

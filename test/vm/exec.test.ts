@@ -36,7 +36,7 @@ test("the port thread warmed its copy path up while the guest was set up, and wa
   expect(log).not.toContain("port thread warm-up:");
 });
 
-test("agentd runs with the small heap and no JIT that init sets; its children get none of it", async () => {
+test("agentd runs with the small heap, its allowance and no JIT that init sets; its children get none of it", async () => {
   const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);
   const own = (await sh("tr '\\0' '\\n' < /proc/$(pidof agentd)/environ")).split("\n");
   expect(own).toEqual(
@@ -44,6 +44,7 @@ test("agentd runs with the small heap and no JIT that init sets; its children ge
       "BUN_JSC_forceRAMSize=16777216",
       "BUN_JSC_useDFGJIT=0",
       "BUN_JSC_useBaselineJIT=0",
+      "BUN_JSC_smallHeapSize=3145728",
     ]),
   );
   expect((await sh("env")).split("\n").filter((l) => l.startsWith("BUN_JSC_"))).toEqual([]);

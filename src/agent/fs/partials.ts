@@ -5,7 +5,7 @@
  * when agentd starts, every temp file still listed is deleted. The journal lives on the guest's
  * own root (not the host's runtime share), so it survives an agentd restart.
  */
-import { appendFileSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { log } from "../log.ts";
 
@@ -31,11 +31,14 @@ export class PartialJournal {
   /** Deletes every temp file left by an earlier agentd; returns how many it removed. */
   cleanup(): number {
     let text = "";
-    try {
-      text = readFileSync(this.path, "utf8");
-    } catch {
-      // No journal yet: nothing was left behind.
-    }
+    // Looked for before it is read: at a guest's first boot there is none, and a failed read's
+    // error object is a long code path to run for the first time (under TCG) before core.ready.
+    if (existsSync(this.path))
+      try {
+        text = readFileSync(this.path, "utf8");
+      } catch {
+        // Gone in between: nothing was left behind.
+      }
     const open = new Set<string>();
     for (const line of text.split("\n")) {
       if (line.startsWith("+")) open.add(line.slice(1));

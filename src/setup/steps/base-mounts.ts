@@ -49,26 +49,30 @@ function mounted(): Map<string, string> {
 
 /**
  * Mounts `fs` unless a filesystem of that type is already mounted there. Some types (proc,
- * sysfs) can be mounted twice without EBUSY, so "already mounted" is read from mountinfo first.
+ * sysfs) can be mounted twice without EBUSY, so "already mounted" is read from mountinfo first;
+ * a caller mounting several passes the table it read once (`known`, kept up to date here).
  */
-export function mountIfNeeded(fs: Fs): void {
-  if (mounted().get(fs.target) === fs.type) return;
+export function mountIfNeeded(fs: Fs, known: Map<string, string> = mounted()): void {
+  if (known.get(fs.target) === fs.type) return;
   mkdirSync(fs.target, { recursive: true });
   try {
     mount(fs.source ?? fs.type, fs.target, fs.type, fs.flags, fs.data ?? null);
   } catch (e) {
     if (!(e instanceof SysError && e.errno === EBUSY)) throw e;
   }
+  known.set(fs.target, fs.type);
 }
 
 export function baseMounts(): void {
-  for (const fs of BASE_MOUNTS) mountIfNeeded(fs);
-  let present = false;
-  try {
-    lstatSync("/dev/fd");
-    present = true;
-  } catch {
-    present = false;
+  // mountinfo read once, not once per mount: at boot under TCG the first read took ~10 ms.
+  let known = mounted();
+  for (const fs of BASE_MOUNTS) {
+    mountIfNeeded(fs, known);
+    // Read before there was a /proc (the root is in every table read): read it now.
+    if (fs.type === "proc" && !known.has("/")) known = mounted();
   }
+  // No error object for the usual answer (no /dev/fd yet): at boot every code path runs for the
+  // first time, when TCG translates it, and an exception's is a long one.
+  const present = lstatSync("/dev/fd", { throwIfNoEntry: false }) !== undefined;
   if (!present && existsSync("/proc/self/fd")) symlinkSync("/proc/self/fd", "/dev/fd");
 }
