@@ -30,6 +30,19 @@ function logQueue(): LogQueue | null {
   return queue;
 }
 
+/**
+ * Writes what waits for the console, waiting up to `ms` for room. For a thread about to stop
+ * running its event loop (the port thread, whose loop blocks in poll(2) from then on): the
+ * queue's retry timer would not fire there again.
+ */
+export function flushLog(ms = 0): void {
+  try {
+    if (queue) queue.flush(ms);
+  } catch {
+    // As for a line: nothing sensible left to do.
+  }
+}
+
 /** The one place agentd writes to stderr (log lines, setup failures, usage). */
 export function writeStderr(text: string): void {
   try {

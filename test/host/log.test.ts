@@ -78,3 +78,24 @@ test("a stderr whose reader is gone: lines are given up, the process goes on and
   expect(code).toBe(0); // not 141: SIGPIPE did not end it
   expect(report.ms).toBeLessThan(2500);
 });
+
+test("flushLog writes what waits for the console even when the event loop never runs again", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agentd-log-flush-"));
+  const script = join(dir, "child.ts");
+  const out = join(dir, "stderr");
+  // 1,000 lines: more than the pipe holds, less than the pipe and the queue together. SIGKILL
+  // afterwards: no exit handler, no timer; only what flushLog wrote arrives.
+  writeFileSync(
+    script,
+    `import { flushLog, log } from ${JSON.stringify(LOG)};
+for (let i = 0; i < 1000; i++) log("warn", "line " + i + " " + "x".repeat(100));
+flushLog(10_000);
+process.kill(process.pid, "SIGKILL");`,
+  );
+  Bun.spawnSync(["bash", "-c", `"$BUN" "$SCRIPT" 2>&1 | { sleep 1; cat; } > "$OUT"`], {
+    env: { ...process.env, BUN: process.execPath, SCRIPT: script, OUT: out },
+  });
+  const lines = readFileSync(out, "utf8").trimEnd().split("\n");
+  expect(lines).toHaveLength(1000);
+  expect(lines[999]).toBe(`agentd: warn: line 999 ${"x".repeat(100)}`);
+});

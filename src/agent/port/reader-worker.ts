@@ -33,7 +33,7 @@ import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
 import { workerMayOrWait } from "./port-lock.ts";
 import type { WarmUpRequest } from "./reader-start.ts";
 import { warmUpCopyPath, WARM_UP_FRAME_SIZE, WARM_UP_FRAMES } from "./warm-up.ts";
-import { log } from "../log.ts";
+import { flushLog, log } from "../log.ts";
 
 declare const self: Worker;
 
@@ -181,7 +181,12 @@ function discardPending(fd: number, scratch: Uint8Array): void {
 /** The first message may ask for a warm-up (guest mode, port/warm-up.ts); the next is the init. */
 self.onmessage = (event: MessageEvent<ReaderInit | WarmUpRequest>) => {
   const m = event.data;
-  if (!("warmUp" in m)) return run(m);
+  if (!("warmUp" in m)) {
+    // The warm-up's line, if the console had no room for it yet: this thread's event loop, which
+    // would retry it, does not run again.
+    flushLog();
+    return run(m);
+  }
   const t0 = performance.now();
   try {
     const r = warmUpCopyPath(WARM_UP_FRAMES, WARM_UP_FRAME_SIZE, new Int32Array(m.warmUp));
