@@ -8,8 +8,8 @@
 import type { SinkResult } from "../sys/stderr.ts";
 
 /**
- * What may wait for the console: at the serial console's pace under TCG (tens of KB/s) about a
- * second of output; a log storm (a fuzzer's bad frames, a line each) beyond it is counted.
+ * What may wait for the console: as much again as a pipe holds, hundreds of lines; a log storm
+ * beyond it (a fuzzer's bad frames, a line each) is counted, not kept.
  */
 export const LOG_QUEUE_MAX = 64 * 1024;
 
