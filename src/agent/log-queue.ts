@@ -16,6 +16,8 @@ export const LOG_QUEUE_MAX = 64 * 1024;
 /** How often a queue that the sink refused tries again. */
 export const LOG_RETRY_MS = 10;
 
+const encoder = new TextEncoder();
+
 export interface Sink {
   write(bytes: Uint8Array): SinkResult;
   waitWritable(ms: number): boolean;
@@ -97,7 +99,7 @@ export class LogQueue {
   #noteDrops(): void {
     const note = `agentd: warn: ${this.#dropped} log line(s) dropped: stderr did not take them\n`;
     this.#dropped = 0;
-    const bytes = new TextEncoder().encode(note);
+    const bytes = encoder.encode(note);
     this.#lines.push(bytes);
     this.#bytes += bytes.length;
   }

@@ -6,9 +6,7 @@
  * them too.) In the guest fd 2 is /dev/console: a write(2) there waits while the serial line
  * drains, and agentd's main thread must never wait on its log.
  */
-import { errnoNow, libc, ptr } from "./libc.ts";
-import { EAGAIN, EINTR, O_CLOEXEC, O_NONBLOCK, PollSet, POLLOUT } from "./fd-io.ts";
-import type { Pointer } from "bun:ffi";
+import { EAGAIN, O_CLOEXEC, O_NONBLOCK, openFd, PollSet, POLLOUT, writeFd } from "./fd-io.ts";
 
 const O_WRONLY = 0o1;
 const O_NOCTTY = 0o400;
@@ -29,21 +27,22 @@ export class StderrSink {
    */
   static open(): StderrSink | null {
     try {
-      const flags = O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_APPEND;
-      const fd = libc().open(Buffer.from("/proc/self/fd/2\0"), flags, 0);
-      return fd >= 0 ? new StderrSink(fd) : null;
+      return new StderrSink(
+        openFd("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_APPEND),
+      );
     } catch {
-      return null; // no libc to call (cannot happen where agentd runs; the caller falls back)
+      return null;
     }
   }
 
   /** One write(2) of `bytes`, never waiting. */
   write(bytes: Uint8Array): SinkResult {
-    if (bytes.length === 0) return 0;
-    const n = Number(libc().write(this.fd, ptr(bytes) as Pointer, bytes.length));
-    if (n >= 0) return n;
-    const e = errnoNow();
-    return e === EAGAIN || e === EINTR ? "again" : "closed";
+    try {
+      const n = writeFd(this.fd, bytes, "stderr");
+      return n === -EAGAIN ? "again" : n;
+    } catch {
+      return "closed"; // EPIPE and the like: no reader left
+    }
   }
 
   /** Waits up to `ms` for room (poll(2) POLLOUT); false when the time ran out. */
