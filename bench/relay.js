@@ -3,19 +3,39 @@
  * relay.c (blocking read(2) of stdin 256 KiB at a time, write(2) to the port) through bun:ffi,
  * with no event loop, framing or host protocol. Next to relay.c it shows what the runtime itself
  * costs here. Run in the guest by agentd's own binary:
- *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM
+ *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM [polled]
+ * `polled`: as relay.c's out-polled, a second thread (a Worker, as agentd's port thread is one)
+ * waits in poll(2) for input on the port the whole time, which an agent must do while it writes.
  * Ends by printing the process's CPU time on stderr ("cpu USER SYS" in seconds), as relay.c does.
  */
 const { dlopen, FFIType, ptr } = require("bun:ffi");
+const { isMainThread, workerData, Worker } = require("node:worker_threads");
 
 const libc = dlopen("libc.so.6", {
   open: { args: [FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
   fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
 }).symbols;
 const O_WRONLY = 1;
+const O_RDWR = 2;
 const F_SETPIPE_SZ = 1031;
+const POLLIN = 1;
+const POLLHUP = 16;
+
+/* The polling thread: what arrives is dropped; no host means a pause, as in relay.c. */
+function pollInput(fd) {
+  const set = new Int32Array([fd, POLLIN]);
+  const events = new Int16Array(set.buffer);
+  const drop = new Uint8Array(4096);
+  for (;;) {
+    events[3] = 0;
+    if (libc.poll(ptr(set), 1, -1) < 0) continue;
+    if (events[3] & POLLIN && Number(libc.read(fd, ptr(drop), drop.length)) <= 0) Bun.sleepSync(50);
+    else if (events[3] & POLLHUP) Bun.sleepSync(50);
+  }
+}
 
 function end(code) {
   const { user, system } = process.cpuUsage();
@@ -24,18 +44,31 @@ function end(code) {
   process.exit(code);
 }
 
-const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), O_WRONLY);
-if (out < 0) process.exit(1);
-libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
-const buf = new Uint8Array(256 * 1024);
-const p = ptr(buf);
-for (;;) {
-  const n = Number(libc.read(0, p, buf.length));
-  if (n <= 0) end(n === 0 ? 0 : 1);
-  // The port takes at most 32 KiB per write(2).
-  for (let at = 0; at < n;) {
-    const w = Number(libc.write(out, p + at, n - at));
-    if (w <= 0) end(1);
-    at += w;
+if (!isMainThread) {
+  // Polling from here on: the relay may start (it waits, so the Worker's start is not timed).
+  Atomics.store(workerData.up, 0, 1);
+  Atomics.notify(workerData.up, 0);
+  pollInput(workerData.fd);
+} else {
+  const polled = process.argv[3] === "polled";
+  const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), polled ? O_RDWR : O_WRONLY);
+  if (out < 0) process.exit(1);
+  if (polled) {
+    const up = new Int32Array(new SharedArrayBuffer(4));
+    new Worker(__filename, { workerData: { fd: out, up } }).unref();
+    Atomics.wait(up, 0, 0, 5000);
+  }
+  libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
+  const buf = new Uint8Array(256 * 1024);
+  const p = ptr(buf);
+  for (;;) {
+    const n = Number(libc.read(0, p, buf.length));
+    if (n <= 0) end(n === 0 ? 0 : 1);
+    // The port takes at most 32 KiB per write(2).
+    for (let at = 0; at < n;) {
+      const w = Number(libc.write(out, p + at, n - at));
+      if (w <= 0) end(1);
+      at += w;
+    }
   }
 }
