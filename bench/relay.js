@@ -56,7 +56,8 @@ if (!isMainThread) {
   if (polled) {
     const up = new Int32Array(new SharedArrayBuffer(4));
     new Worker(__filename, { workerData: { fd: out, up } }).unref();
-    Atomics.wait(up, 0, 0, 5000);
+    // A Worker that never came up would make this row the relay without one: fail it instead.
+    if (Atomics.wait(up, 0, 0, 5000) === "timed-out") end(1);
   }
   libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
   const buf = new Uint8Array(256 * 1024);
