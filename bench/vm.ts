@@ -180,10 +180,13 @@ const pipeLimit = mbps(
 );
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
-/** stdout's job in C (`out` or `out-polled`): its rate and the CPU it reports (user, system s). */
-async function relayOut(mode: "out" | "out-polled") {
+/**
+ * stdout's job done by a relay (`relay`: its command, writing the bench port): its rate and the
+ * CPU it reports (user, system s). The redirection empties /tmp/relay.cpu as each one starts.
+ */
+async function relayOut(relay: string) {
   const rate = await intoBenchPort(
-    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | /tmp/relay ${mode} /dev/${benchPort} 2>/tmp/relay.cpu`,
+    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | ${relay} 2>/tmp/relay.cpu`,
   );
   const [user, system] = await relayCpu();
   return { rate, user, system };
@@ -200,7 +203,8 @@ async function relayCpu(): Promise<(number | undefined)[]> {
   return (/cpu ([\d.]+) ([\d.]+)/.exec(text) ?? []).slice(1).map(Number);
 }
 // stdout's job in C: read the producer's pipe, write the port.
-const { rate: relayRate, user: relayUser, system: relaySys } = await relayOut("out");
+const cRelay = (mode: "out" | "out-polled") => relayOut(`/tmp/relay ${mode} /dev/${benchPort}`);
+const { rate: relayRate, user: relayUser, system: relaySys } = await cRelay("out");
 rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
 rows.push({
   metric: "  its CPU: user + system",
@@ -210,7 +214,7 @@ rows.push({
 });
 // The same with a second thread waiting in poll(2) for input on the port, as an agent must
 // while it writes: what that costs a writer on this port, with no runtime in the way.
-const { rate: polledRate, user: polledUser, system: polledSys } = await relayOut("out-polled");
+const { rate: polledRate, user: polledUser, system: polledSys } = await cRelay("out-polled");
 rows.push({
   metric: "  the same with a thread polling the port for input",
   value: polledRate,
@@ -229,14 +233,8 @@ await sh("rm -f /tmp/relay /tmp/relay.bin /tmp/relay.cpu");
 // cost for agentd's stdout job, with no event loop, framing or protocol; then with a Worker
 // waiting in poll(2) for input on the port, as agentd's port thread does while it writes.
 await c.writeFile("/tmp/relay.js", await Bun.file(join(import.meta.dir, "relay.js")).bytes());
-async function bunRelay(mode: "" | "polled") {
-  const rate = await intoBenchPort(
-    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/relay.js /dev/${benchPort} ${mode} 2>/tmp/relay.cpu`,
-  );
-  const [user, system] = await relayCpu();
-  await sh("rm -f /tmp/relay.cpu");
-  return { rate, user, system };
-}
+const bunRelay = (mode: "" | "polled") =>
+  relayOut(`BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/relay.js /dev/${benchPort} ${mode}`);
 const { rate: bunRelayRate, user: bunRelayUser, system: bunRelaySys } = await bunRelay("");
 rows.push({
   metric: "relay in Bun: the same loop via bun:ffi",
@@ -251,7 +249,7 @@ rows.push({
   unit: "MB/s",
   note: `${((bunPolled.rate / bunRelayRate) * 100).toFixed(0)}% of the Bun relay without; CPU user ${bunPolled.user?.toFixed(2)} + system ${bunPolled.system?.toFixed(2)} s`,
 });
-await sh("rm -f /tmp/relay.js");
+await sh("rm -f /tmp/relay.js /tmp/relay.cpu");
 
 /**
  * One agentd transfer: `run` moves the bytes and returns how many arrived. Pushes its rate row
