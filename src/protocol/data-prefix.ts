@@ -1,7 +1,8 @@
 /**
- * Recognises the body of a host→guest data frame (`core.exec.stdin`, `core.fs.data`) from its
- * first bytes, so that the decoder can hand a large frame's data on in pieces as they arrive
- * instead of gathering the whole frame first (frame-decoder.ts, FrameDecoder's `pieceSize`).
+ * Recognises the body of a data frame from its first bytes: host→guest (`core.exec.stdin`,
+ * `core.fs.data`) in agentd, guest→host (`core.exec.stdout`, `core.exec.stderr`, `core.fs.data`)
+ * in the host's client, so that the decoder can hand a large frame's data on in pieces as they
+ * arrive instead of gathering the whole frame first (frame-decoder.ts, FrameDecoder's `pieceSize`).
  *
  * ```
  *  a3  61 76 <uint v>  61 74 <text t>  61 70 <bytes head: P>  a1 64 "data" <bytes head: D>  <D bytes>
@@ -18,10 +19,23 @@ import type { DataMessageType } from "./frame.ts";
 
 /** The types whose data a host sends in bulk. */
 export type InboundDataType = Extract<DataMessageType, "core.exec.stdin" | "core.fs.data">;
+/** The types whose data a guest sends in bulk. */
+export type OutboundDataType = Extract<
+  DataMessageType,
+  "core.exec.stdout" | "core.exec.stderr" | "core.fs.data"
+>;
+
+/** Which data frames a reader takes apart: the ones its peer sends. */
+export const INBOUND_DATA_TYPES: readonly InboundDataType[] = ["core.exec.stdin", "core.fs.data"];
+export const OUTBOUND_DATA_TYPES: readonly OutboundDataType[] = [
+  "core.exec.stdout",
+  "core.exec.stderr",
+  "core.fs.data",
+];
 
 /** Where a data frame's bytes begin, and how many follow. */
-export interface DataPrefix {
-  type: InboundDataType;
+export interface DataPrefix<T extends DataMessageType = InboundDataType> {
+  type: T;
   /** Bytes of the body before the data. */
   length: number;
   /** Bytes of data: the rest of the body. */
@@ -29,15 +43,12 @@ export interface DataPrefix {
 }
 
 /**
- * Bytes that always suffice to tell: the longest qualifying prefix is 64 (every head 9 bytes wide,
- * the longer type name), and a type name over 32 bytes is refused before its bytes are needed.
+ * Bytes that always suffice to tell: the longest qualifying prefix is 65 (every head 9 bytes wide,
+ * the longest type name, `core.exec.stdout`), and a type name over 32 bytes is refused before its
+ * bytes are needed.
  */
 export const DATA_PREFIX_MAX = 80;
 
-const TYPES: Record<string, InboundDataType> = {
-  "core.exec.stdin": "core.exec.stdin",
-  "core.fs.data": "core.fs.data",
-};
 const DATA_KEY = [0xa1, 0x64, 0x64, 0x61, 0x74, 0x61];
 const textDecoder = new TextDecoder();
 
@@ -53,10 +64,14 @@ const TOO_SHORT = new Stop(NEED_MORE);
 
 /**
  * Parses the start of a frame body of `bodyLength` bytes; `bytes` holds its first bytes (up to
- * DATA_PREFIX_MAX). Returns the prefix, null when the body is not of the data form, or NEED_MORE
- * when `bytes` ends before that can be told.
+ * DATA_PREFIX_MAX). Returns the prefix, null when the body is not of the data form (or of a type
+ * not in `types`), or NEED_MORE when `bytes` ends before that can be told.
  */
-export function parseDataPrefix(bytes: Uint8Array, bodyLength: number): DataPrefix | null | typeof NEED_MORE {
+export function parseDataPrefix<T extends DataMessageType = InboundDataType>(
+  bytes: Uint8Array,
+  bodyLength: number,
+  types: readonly T[] = INBOUND_DATA_TYPES as readonly DataMessageType[] as readonly T[],
+): DataPrefix<T> | null | typeof NEED_MORE {
   let at = 0;
   const byte = (): number => {
     if (at >= bytes.length) throw TOO_SHORT;
@@ -82,7 +97,8 @@ export function parseDataPrefix(bytes: Uint8Array, bodyLength: number): DataPref
     const typeLength = head(3);
     if (typeLength > 32) throw NOT_DATA;
     if (at + typeLength > bytes.length) throw TOO_SHORT;
-    const type = TYPES[textDecoder.decode(bytes.subarray(at, at + typeLength))];
+    const name = textDecoder.decode(bytes.subarray(at, at + typeLength));
+    const type = types.find((t) => t === name);
     if (!type) throw NOT_DATA;
     at += typeLength;
     expect(0x61, 0x70);

@@ -4,9 +4,36 @@
  */
 import { agentdError, ErrorCodes } from "../errors.ts";
 import { FRAME_HEADER_SIZE, FRAME_LENGTH_SIZE, MAX_FRAME_SIZE } from "./constants.ts";
-import { DATA_PREFIX_MAX, NEED_MORE, parseDataPrefix, type InboundDataType } from "./data-prefix.ts";
-import { decodeBody, OFFSET_BODY, OFFSET_FLAGS, OFFSET_ID, type DecodeEvent } from "./frame.ts";
+import { DATA_PREFIX_MAX, INBOUND_DATA_TYPES, NEED_MORE, parseDataPrefix } from "./data-prefix.ts";
+import {
+  decodeBody,
+  OFFSET_BODY,
+  OFFSET_FLAGS,
+  OFFSET_ID,
+  type DataMessageType,
+  type DecodeEvent,
+} from "./frame.ts";
 import type { Frame } from "./payloads.ts";
+
+/** How a decoder hands on large data frames (besides `pieceSize`). */
+export interface PieceOptions {
+  /** The data frames it takes apart: the ones its peer sends (default: the host's, stdin and fs.data). */
+  streamed?: readonly DataMessageType[];
+  /**
+   * Pieces are views of the pushed chunks, as the bytes arrive, one per chunk a frame spans, of
+   * any size (`pieceSize` is then only the threshold): no copy and no buffer per frame. For
+   * chunks the decoder may keep (push, never pushBorrowed). The host's client, where copying
+   * each 256 KiB stdout frame out of the socket's chunks cost as much CPU as the socket itself.
+   */
+  views?: boolean;
+}
+
+/**
+ * With views, a frame or piece smaller than 1/PIN_LIMIT of the memory under its chunk is copied
+ * instead: a consumer holding small views must not keep large chunks alive (what it holds then
+ * pins at most twice its bytes).
+ */
+const PIN_LIMIT = 2;
 
 /**
  * Incremental decoder: push chunks as they arrive, pull events with `next()` until it returns
@@ -16,8 +43,8 @@ import type { Frame } from "./payloads.ts";
  *
  * With a `pieceSize`, a data frame from the host (`core.exec.stdin`, `core.fs.data`, in the exact
  * form data-prefix.ts checks) with more data than that is not gathered whole: its data is handed
- * on in pieces of up to `pieceSize` bytes as they arrive, each a frame event of the same id, flags
- * and type with `more` set. A whole 3 or 4 MiB frame held while the one before it was still being
+ * on in pieces of up to `pieceSize` bytes as they arrive (or, with `views`, as views of the chunks
+ * it arrived in), each a frame event of the same id, flags and type with `more` set. A whole 3 or 4 MiB frame held while the one before it was still being
  * written made agentd's RSS peak at 60-65 MiB after a long load.
  */
 export class FrameDecoder {
@@ -29,7 +56,14 @@ export class FrameDecoder {
   constructor(
     readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n),
     readonly pieceSize = 0,
-  ) {}
+    options: PieceOptions = {},
+  ) {
+    this.#streamed = options.streamed ?? INBOUND_DATA_TYPES;
+    this.#views = options.views ?? false;
+  }
+
+  readonly #streamed: readonly DataMessageType[];
+  readonly #views: boolean;
 
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -45,7 +79,7 @@ export class FrameDecoder {
   #stream: {
     id: number;
     flags: number;
-    type: InboundDataType;
+    type: DataMessageType;
     /** Data bytes of the frame not yet in a piece handed on. */
     left: number;
     piece: Uint8Array | null;
@@ -170,10 +204,12 @@ export class FrameDecoder {
       Math.min(this.#buffered, OFFSET_BODY + DATA_PREFIX_MAX, FRAME_LENGTH_SIZE + len),
     );
     this.#copyOut(head);
-    if (head.length <= OFFSET_BODY) return NEED_MORE;
-    const prefix = parseDataPrefix(head.subarray(OFFSET_BODY), len - FRAME_HEADER_SIZE);
-    // Enough bytes always tell (DATA_PREFIX_MAX): wanting more with them all means it is no data frame.
-    if (prefix === NEED_MORE) return head.length < OFFSET_BODY + DATA_PREFIX_MAX ? NEED_MORE : false;
+    // Enough bytes always tell (DATA_PREFIX_MAX), and so does the whole frame: wanting more with
+    // them means it is no data frame (a frame shorter than the window must not wait forever).
+    const told = head.length >= OFFSET_BODY + DATA_PREFIX_MAX || head.length === FRAME_LENGTH_SIZE + len;
+    if (head.length <= OFFSET_BODY) return told ? false : NEED_MORE;
+    const prefix = parseDataPrefix(head.subarray(OFFSET_BODY), len - FRAME_HEADER_SIZE, this.#streamed);
+    if (prefix === NEED_MORE) return told ? false : NEED_MORE;
     if (!prefix || prefix.dataLength <= this.pieceSize) return false;
     const view = new DataView(head.buffer);
     this.#stream = {
@@ -188,15 +224,25 @@ export class FrameDecoder {
     return true;
   }
 
-  /** The next piece of the streamed frame once it is full (or the frame's last), else null. */
+  /**
+   * The next piece of the streamed frame once it is full (or the frame's last), else null; with
+   * views, what the first buffered chunk holds of it.
+   */
   #nextPiece(): DecodeEvent | null {
     const s = this.#stream!;
-    s.piece ??= this.alloc(Math.min(s.left, this.pieceSize));
-    s.filled += this.#moveInto(s.piece, s.filled);
-    if (s.filled < s.piece.length) return null;
-    const data = s.piece;
-    s.piece = null;
-    s.filled = 0;
+    let data: Uint8Array;
+    if (this.#views && !this.#lending) {
+      if (this.#buffered === 0) return null;
+      data = this.#viewOrCopy(this.#chunks[0]!, Math.min(this.#chunks[0]!.length, s.left));
+      this.#discard(data.length);
+    } else {
+      s.piece ??= this.alloc(Math.min(s.left, this.pieceSize));
+      s.filled += this.#moveInto(s.piece, s.filled);
+      if (s.filled < s.piece.length) return null;
+      data = s.piece;
+      s.piece = null;
+      s.filled = 0;
+    }
     s.left -= data.length;
     if (s.left === 0) this.#stream = null;
     const frame = { id: s.id, flags: s.flags, type: s.type, payload: { data } } as Frame;
@@ -261,13 +307,22 @@ export class FrameDecoder {
     return at - start;
   }
 
+  /** The first n bytes of `chunk` (a kept one), as a view unless it would pin too much (PIN_LIMIT). */
+  #viewOrCopy(chunk: Uint8Array, n: number): Uint8Array {
+    if (n * PIN_LIMIT >= chunk.buffer.byteLength) return chunk.subarray(0, n);
+    const copy = this.alloc(n);
+    copy.set(chunk.subarray(0, n));
+    return copy;
+  }
+
   /** Removes exactly n buffered bytes (n ≤ buffered) as one contiguous array. */
   #take(n: number): Uint8Array {
     const head = this.#chunks[0]!;
     // A view would outlive a lent chunk: copy instead (see pushBorrowed).
     if (head.length >= n && !this.#lending) {
+      const frame = this.#views ? this.#viewOrCopy(head, n) : head.subarray(0, n);
       this.#discard(n);
-      return head.subarray(0, n);
+      return frame;
     }
     const out = this.alloc(n);
     this.#moveInto(out);

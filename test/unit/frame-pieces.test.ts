@@ -1,11 +1,12 @@
 /**
  * Large data frames handed on in pieces as they arrive (FrameDecoder's `pieceSize`,
  * protocol/data-prefix.ts): which frames qualify, that pieces put together are exactly the frame a
- * whole decode gives, and that no buffer larger than a piece is taken for them.
+ * whole decode gives, and that no buffer larger than a piece is taken for them; with `views` (the
+ * host's client), that pieces are the arriving chunks themselves and never pin much more memory.
  */
 import { expect, test } from "bun:test";
 import { encodeCbor } from "../../src/protocol/cbor-encode.ts";
-import { NEED_MORE, parseDataPrefix } from "../../src/protocol/data-prefix.ts";
+import { NEED_MORE, OUTBOUND_DATA_TYPES, parseDataPrefix } from "../../src/protocol/data-prefix.ts";
 import { decodeBody, encodeFrame, OFFSET_BODY, type DecodeEvent } from "../../src/protocol/frame.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import type { Frame, Message } from "../../src/protocol/payloads.ts";
@@ -18,6 +19,13 @@ const pattern = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i 
 const stdin = (id: number, data: Uint8Array) =>
   encodeFrame(id, { type: "core.exec.stdin", payload: { data } } as Message);
 const fsData = (id: number, data: Uint8Array) => encodeFrame(id, { type: "core.fs.data", payload: { data } });
+const stdout = (id: number, data: Uint8Array) =>
+  encodeFrame(id, { type: "core.exec.stdout", payload: { data } });
+/** The host client's decoder: the guest's data frames above `above` bytes, as views of the chunks. */
+const hostDecoder = (above: number, alloc?: (n: number) => Uint8Array) =>
+  new FrameDecoder(alloc, above, { streamed: OUTBOUND_DATA_TYPES, views: true });
+const dataOf = (e: DecodeEvent) =>
+  e.kind === "frame" ? (e.frame.payload as { data: Uint8Array }).data : null;
 
 /** Feeds `bytes` in chunks of `size` (push, or pushBorrowed from one reused buffer) and collects events. */
 function decode(d: FrameDecoder, bytes: Uint8Array, size: number, borrowed = false): DecodeEvent[] {
@@ -83,6 +91,27 @@ test("the Rust host's stdin and fs.data frames are of the data form; its other f
     for (let n = 0; n < (prefix as { length: number }).length; n++)
       expect(parseDataPrefix(body.subarray(0, n), body.length)).toBe(NEED_MORE);
   }
+});
+
+test("for the host's reader the guest's stdout, stderr and fs.data frames are of the data form, and stdin is not", () => {
+  for (const v of loadVectors()) {
+    const body = v.bytes.subarray(OFFSET_BODY);
+    const prefix = parseDataPrefix(body, body.length, OUTBOUND_DATA_TYPES);
+    if (!["core.exec.stdout", "core.exec.stderr", "core.fs.data"].includes(v.type)) {
+      expect(prefix).toBeNull();
+      continue;
+    }
+    const whole = decodeBody(v.id, v.flags, body);
+    const data = dataOf(whole)!;
+    expect(prefix).toEqual({
+      type: v.type as "core.exec.stdout",
+      length: body.length - data.length,
+      dataLength: data.length,
+    });
+  }
+  // And the default (agentd's) reader does not take the guest's stdout apart.
+  const out = stdout(1, pattern(10, 1)).subarray(OFFSET_BODY);
+  expect(parseDataPrefix(out, out.length)).toBeNull();
 });
 
 test("wide heads are the data form too; other keys, orders, types and lengths are not", () => {
@@ -281,4 +310,103 @@ test("pieces put together equal a whole decode, for 400 random mixes of frames c
     ).toBe(true);
     expect(joinPieces(pieces)).toEqual(whole);
   }
+});
+
+test("views: 256 KiB stdout frames arriving in socket-sized chunks reach the consumer as the chunks themselves, with no buffer per frame", () => {
+  const allocs: number[] = [];
+  const d = hostDecoder(64 * 1024, (n) => (allocs.push(n), new Uint8Array(n)));
+  const frames = Array.from({ length: 8 }, (_, i) => stdout(5, pattern(256 * 1024, i)));
+  const bytes = new Uint8Array(Buffer.concat(frames));
+  const chunks: Uint8Array[] = [];
+  const events: DecodeEvent[] = [];
+  for (let at = 0; at < bytes.length; at += 225_650) {
+    const chunk = bytes.slice(at, at + 225_650); // a fresh buffer per read, as a socket's
+    chunks.push(chunk);
+    d.push(chunk);
+    for (let ev = d.next(); ev; ev = d.next()) events.push(ev);
+  }
+  let viewed = 0;
+  for (const e of events) {
+    const data = dataOf(e)!;
+    expect(e.kind === "frame" && e.more !== undefined).toBe(true); // every frame went in pieces
+    const chunk = chunks.find((c) => c.buffer === data.buffer);
+    // A view of the chunk it arrived in, or a copy of less than half a chunk (see below).
+    if (chunk) viewed += data.length;
+    else expect(data.length * 2).toBeLessThan(225_650);
+  }
+  expect(viewed).toBeGreaterThan(0.75 * 8 * 256 * 1024);
+  expect(Math.max(...allocs)).toBeLessThan(225_650 / 2);
+  expect(d.buffered).toBe(0);
+  expect(joinPieces(events).map((e) => Buffer.from(dataOf(e)!))).toEqual(
+    frames.map((f, i) => Buffer.from(pattern(256 * 1024, i))),
+  );
+});
+
+test("views: a small frame or piece is copied out of a large chunk, so what a consumer holds pins at most twice its bytes", () => {
+  const d = hostDecoder(1000);
+  const small = stdout(1, pattern(100, 1));
+  const large = stdout(2, pattern(300_000, 2));
+  const exited = encodeFrame(1, { type: "core.exec.exited", payload: { code: 0 } });
+  const chunk = new Uint8Array(Buffer.concat([small, exited, large.subarray(0, 200_000)]));
+  d.push(chunk);
+  const got: DecodeEvent[] = [];
+  for (let ev = d.next(); ev; ev = d.next()) got.push(ev);
+  const tail = large.slice(200_000);
+  d.push(tail);
+  for (let ev = d.next(); ev; ev = d.next()) got.push(ev);
+  expect(
+    got.map((e) => e.kind === "frame" && [e.frame.id, e.frame.type, dataOf(e)?.length ?? null, e.more]),
+  ).toEqual([
+    [1, "core.exec.stdout", 100, undefined],
+    [1, "core.exec.exited", null, undefined],
+    [2, "core.exec.stdout", 200_000 - (large.length - 300_000), true],
+    [2, "core.exec.stdout", tail.length, false],
+  ]);
+  // The 100 bytes are not a view of the 200 KiB chunk; the large piece and the tail are views.
+  expect(dataOf(got[0]!)!.buffer).not.toBe(chunk.buffer);
+  expect(dataOf(got[2]!)!.buffer).toBe(chunk.buffer);
+  expect(dataOf(got[3]!)!.buffer).toBe(tail.buffer);
+  expect(Buffer.from(dataOf(got[0]!)!)).toEqual(Buffer.from(pattern(100, 1)));
+});
+
+test("views: pieces put together equal a whole decode for 400 random mixes of the guest's frames, pushed or lent", () => {
+  const rand = rng(0x71e35);
+  const int = (n: number) => Math.floor(rand() * n);
+  for (let round = 0; round < 400; round++) {
+    const frames: Uint8Array[] = [];
+    for (let i = int(6) + 1; i > 0; i--) {
+      const data = pattern(int(5000), round + i);
+      const kind = int(5);
+      if (kind === 0) frames.push(stdout(i, data));
+      else if (kind === 1) frames.push(encodeFrame(i, { type: "core.exec.stderr", payload: { data } }));
+      else if (kind === 2) frames.push(fsData(i, data));
+      else if (kind === 3)
+        frames.push(stdin(i, data)); // not the guest's: decoded whole
+      else
+        frames.push(
+          frameOf(i, 0, fsData(i, data).subarray(OFFSET_BODY, OFFSET_BODY + int(data.length + 20))),
+        );
+    }
+    const bytes = new Uint8Array(Buffer.concat(frames));
+    const cut = 1 + int(round % 5 === 0 ? 8 : 3000);
+    const whole = decode(new FrameDecoder(), bytes, cut);
+    // Lent chunks (pushBorrowed) are never viewed: the slot's reuse would show in the bytes.
+    const pieces = decode(hostDecoder(int(2000)), bytes, cut, round % 3 === 0);
+    expect(
+      pieces.some((e) => e.kind === "frame" && e.more !== undefined && e.frame.type === "core.exec.stdin"),
+    ).toBe(false);
+    expect(joinPieces(pieces)).toEqual(whole);
+  }
+});
+
+test("a frame shorter than the data prefix's window, its body cut inside the prefix or empty, decodes whole at once", () => {
+  const cutShort = frameOf(1, 0, fsData(1, pattern(50, 1)).subarray(OFFSET_BODY, OFFSET_BODY + 10));
+  const empty = frameOf(2, 0, new Uint8Array(0));
+  const after = encodeFrame(3, { type: "core.exec.signal", payload: { signal: 2 } });
+  const bytes = new Uint8Array(Buffer.concat([cutShort, empty, after]));
+  const whole = decode(new FrameDecoder(), bytes, bytes.length);
+  expect(whole.map((e) => e.kind)).toEqual(["invalid", "invalid", "frame"]);
+  // Before, a decoder streaming frames above 4 bytes waited for prefix bytes that could not come.
+  expect(decode(new FrameDecoder(undefined, 4), bytes, bytes.length)).toEqual(whole);
+  expect(decode(hostDecoder(4), bytes, bytes.length)).toEqual(whole);
 });
