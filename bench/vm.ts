@@ -181,12 +181,15 @@ const pipeLimit = mbps(
 rows.push({ metric: "guest pipe (dd bs=1M | cat), no agentd", value: pipeLimit, unit: "MB/s" });
 
 /**
- * stdout's job done by a relay (`relay`: its command, writing the bench port): its rate and the
- * CPU it reports (user, system s). The redirection empties /tmp/relay.cpu as each one starts.
+ * stdout's job done by a relay (`relay`: its command, writing the bench port), its input a pipe
+ * from dd, or fs read's job with `file` as its input: its rate and the CPU it reports (user,
+ * system s). The redirection empties /tmp/relay.cpu as each one starts.
  */
-async function relayOut(relay: string) {
+async function relayOut(relay: string, file?: string) {
   const rate = await intoBenchPort(
-    `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | ${relay} 2>/tmp/relay.cpu`,
+    file
+      ? `${relay} < ${file} 2>/tmp/relay.cpu`
+      : `dd if=/dev/zero bs=1M count=${SIZE / MiB} 2>/dev/null | ${relay} 2>/tmp/relay.cpu`,
   );
   const [user, system] = await relayCpu();
   return { rate, user, system };
@@ -203,7 +206,8 @@ async function relayCpu(): Promise<(number | undefined)[]> {
   return (/cpu ([\d.]+) ([\d.]+)/.exec(text) ?? []).slice(1).map(Number);
 }
 // stdout's job in C: read the producer's pipe, write the port.
-const cRelay = (mode: "out" | "out-polled") => relayOut(`/tmp/relay ${mode} /dev/${benchPort}`);
+const cRelay = (mode: "out" | "out-polled", file?: string) =>
+  relayOut(`/tmp/relay ${mode} /dev/${benchPort}`, file);
 const { rate: relayRate, user: relayUser, system: relaySys } = await cRelay("out");
 rows.push({ metric: "relay in C: dd | read 256 KiB + write port", value: relayRate, unit: "MB/s" });
 rows.push({
@@ -227,14 +231,24 @@ rows.push({ metric: "relay in C: read port + write pipe | cat", value: relayInRa
 // fs write's job in C: read the port, write a file in the guest's /tmp.
 const relayFileRate = await fromBenchPort(`/tmp/relay in /dev/${benchPort} ${SIZE} > /tmp/relay.bin`);
 rows.push({ metric: "relay in C: read port + write /tmp file", value: relayFileRate, unit: "MB/s" });
-await sh("rm -f /tmp/relay /tmp/relay.bin /tmp/relay.cpu");
+// fs read's job in C, from the file just written (SIZE bytes on tmpfs): read it, write the port,
+// with the polling thread an agent needs.
+const fileSource = "/tmp/relay.bin";
+const cFile = await cRelay("out-polled", fileSource);
+rows.push({
+  metric: "relay in C: read /tmp file + write port, a thread polling the port",
+  value: cFile.rate,
+  unit: "MB/s",
+  note: `CPU user ${cFile.user?.toFixed(2)} + system ${cFile.system?.toFixed(2)} s`,
+});
+await sh("rm -f /tmp/relay /tmp/relay.cpu");
 
 // The same relay in Bun (bench/relay.js, run by agentd's binary as `bun`): the runtime's own
 // cost for agentd's stdout job, with no event loop, framing or protocol; then with a Worker
 // waiting in poll(2) for input on the port, as agentd's port thread does while it writes.
 await c.writeFile("/tmp/relay.js", await Bun.file(join(import.meta.dir, "relay.js")).bytes());
-const bunRelay = (mode: "" | "polled") =>
-  relayOut(`BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/relay.js /dev/${benchPort} ${mode}`);
+const bunRelay = (mode: "" | "polled", file?: string) =>
+  relayOut(`BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/relay.js /dev/${benchPort} ${mode}`, file);
 const { rate: bunRelayRate, user: bunRelayUser, system: bunRelaySys } = await bunRelay("");
 rows.push({
   metric: "relay in Bun: the same loop via bun:ffi",
@@ -249,7 +263,14 @@ rows.push({
   unit: "MB/s",
   note: `${((bunPolled.rate / bunRelayRate) * 100).toFixed(0)}% of the Bun relay without; CPU user ${bunPolled.user?.toFixed(2)} + system ${bunPolled.system?.toFixed(2)} s`,
 });
-await sh("rm -f /tmp/relay.js /tmp/relay.cpu");
+const bunFile = await bunRelay("polled", fileSource);
+rows.push({
+  metric: "relay in Bun: read /tmp file + write port, a Worker polling the port",
+  value: bunFile.rate,
+  unit: "MB/s",
+  note: `CPU user ${bunFile.user?.toFixed(2)} + system ${bunFile.system?.toFixed(2)} s`,
+});
+await sh(`rm -f /tmp/relay.js /tmp/relay.cpu ${fileSource}`);
 
 /**
  * One agentd transfer: `run` moves the bytes and returns how many arrived. Pushes its rate row
@@ -320,7 +341,14 @@ await transfer(
     `target ≥ 50% of raw guest→host; ${((rate / pipeLimit) * 100).toFixed(0)}% of the guest's own pipe, ${((rate / bunPolled.rate) * 100).toFixed(0)}% of the polled Bun relay`,
   fromStdout,
 );
-await transfer("fs read", "fs read", rawOut * 0.5, () => "target ≥ 50% of raw guest→host", download);
+await transfer(
+  "fs read",
+  "fs read",
+  rawOut * 0.5,
+  (rate) =>
+    `target ≥ 50% of raw guest→host; ${((rate / cFile.rate) * 100).toFixed(0)}% of the C relay's from a file, ${((rate / bunFile.rate) * 100).toFixed(0)}% of the Bun relay's`,
+  download,
+);
 // The same four again, for RSS only: on top of what the allocator kept from the first round the
 // second round's peaks are higher (past 64 MiB in 11 of 24 guests one day, most often in stdout).
 for (const [phase, run] of [
