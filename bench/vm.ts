@@ -234,13 +234,16 @@ rows.push({ metric: "relay in C: read port + write /tmp file", value: relayFileR
 // fs read's job in C, from the file just written (SIZE bytes on tmpfs): read it, write the port,
 // with the polling thread an agent needs.
 const fileSource = "/tmp/relay.bin";
+/** A file relay's row: its rate and the CPU it reported. */
+const fileRelayRow = (metric: string, r: Awaited<ReturnType<typeof relayOut>>) =>
+  rows.push({
+    metric,
+    value: r.rate,
+    unit: "MB/s",
+    note: `CPU user ${r.user?.toFixed(2)} + system ${r.system?.toFixed(2)} s`,
+  });
 const cFile = await cRelay("out-polled", fileSource);
-rows.push({
-  metric: "relay in C: read /tmp file + write port, a thread polling the port",
-  value: cFile.rate,
-  unit: "MB/s",
-  note: `CPU user ${cFile.user?.toFixed(2)} + system ${cFile.system?.toFixed(2)} s`,
-});
+fileRelayRow("relay in C: read /tmp file + write port, a thread polling the port", cFile);
 await sh("rm -f /tmp/relay /tmp/relay.cpu");
 
 // The same relay in Bun (bench/relay.js, run by agentd's binary as `bun`): the runtime's own
@@ -264,12 +267,7 @@ rows.push({
   note: `${((bunPolled.rate / bunRelayRate) * 100).toFixed(0)}% of the Bun relay without; CPU user ${bunPolled.user?.toFixed(2)} + system ${bunPolled.system?.toFixed(2)} s`,
 });
 const bunFile = await bunRelay("polled", fileSource);
-rows.push({
-  metric: "relay in Bun: read /tmp file + write port, a Worker polling the port",
-  value: bunFile.rate,
-  unit: "MB/s",
-  note: `CPU user ${bunFile.user?.toFixed(2)} + system ${bunFile.system?.toFixed(2)} s`,
-});
+fileRelayRow("relay in Bun: read /tmp file + write port, a Worker polling the port", bunFile);
 await sh(`rm -f /tmp/relay.js /tmp/relay.cpu ${fileSource}`);
 
 /**

@@ -44,8 +44,9 @@ const PIN_LIMIT = 2;
  * With a `pieceSize`, a data frame from the host (`core.exec.stdin`, `core.fs.data`, in the exact
  * form data-prefix.ts checks) with more data than that is not gathered whole: its data is handed
  * on in pieces of up to `pieceSize` bytes as they arrive (or, with `views`, as views of the chunks
- * it arrived in), each a frame event of the same id, flags and type with `more` set. A whole 3 or 4 MiB frame held while the one before it was still being
- * written made agentd's RSS peak at 60-65 MiB after a long load.
+ * it arrived in), each a frame event of the same id, flags and type with `more` set. A whole 3 or
+ * 4 MiB frame held while the one before it was still being written made agentd's RSS peak at
+ * 60-65 MiB after a long load.
  */
 export class FrameDecoder {
   /**
@@ -231,7 +232,8 @@ export class FrameDecoder {
   #nextPiece(): DecodeEvent | null {
     const s = this.#stream!;
     let data: Uint8Array;
-    if (this.#views && !this.#lending) {
+    // A piece begun from a lent chunk is finished as a copy first: its bytes are in it.
+    if (this.#views && !this.#lending && s.piece === null) {
       if (this.#buffered === 0) return null;
       data = this.#viewOrCopy(this.#chunks[0]!, Math.min(this.#chunks[0]!.length, s.left));
       this.#discard(data.length);
