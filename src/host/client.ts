@@ -47,7 +47,7 @@ const RECEIVE_HIGH_WATER = 16 * 1024 * 1024;
 /**
  * stdout, stderr and fs.data frames with more data than this reach their consumer as views of
  * the socket's chunks, as they arrive, instead of being gathered into a buffer of their own.
- * Copying agentd's 256 KiB frames out of the chunks took this process 0.43-0.47 s of CPU per 256
+ * Copying agentd's 256 KiB frames out of the chunks took this process 0.41-0.47 s of CPU per 256
  * MiB of stdout against 0.24-0.26 for counting the bytes, and on a 2-core host running the guest
  * under TCG that CPU is the guest's: agentd's stdout went from 88-101% of the bare Bun relay's
  * rate with the copying client to 102-109% with a bare counter.

@@ -70,7 +70,7 @@ const TOO_SHORT = new Stop(NEED_MORE);
 export function parseDataPrefix<T extends DataMessageType = InboundDataType>(
   bytes: Uint8Array,
   bodyLength: number,
-  types: readonly T[] = INBOUND_DATA_TYPES as readonly DataMessageType[] as readonly T[],
+  types: readonly T[] = INBOUND_DATA_TYPES as readonly T[],
 ): DataPrefix<T> | null | typeof NEED_MORE {
   let at = 0;
   const byte = (): number => {
