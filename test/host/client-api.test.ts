@@ -16,6 +16,7 @@ import {
   FrameTooLargeError,
   RemoteFsError,
 } from "../../src/host/index.ts";
+import { encodeFrame } from "../../src/protocol/frame.ts";
 import { STAND_IN_READY } from "../support.ts";
 import { agentPerFile, startAgent, text } from "./harness.ts";
 
@@ -249,6 +250,56 @@ test("a second core.ready on the connection (agentd restarted) fails what was in
     void c.stat("/").catch(() => {});
     for (let i = 0; i < 50 && received === before; i++) await Bun.sleep(10);
     expect(received).toBeGreaterThan(before);
+    c.close();
+  } finally {
+    server.stop(true);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a large stdout or fs.data frame reaches the caller as its bytes arrive, before the frame is whole", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "client-pieces-"));
+  const path = join(dir, "agent.sock");
+  const data = randomBytes(256 * 1024);
+  const stdout = encodeFrame(1, { type: "core.exec.stdout", payload: { data } });
+  const fsData = encodeFrame(2, { type: "core.fs.data", payload: { data } });
+  const half = stdout.length - data.length / 2;
+  // A stand-in agent: for the exec, its started frame and half of a 256 KiB stdout frame; the
+  // rest and the exit only when the test says; the same for a read's fs.data frame.
+  let sock: { write(b: Uint8Array): number } | null = null;
+  let requests = 0;
+  const server = Bun.listen({
+    unix: path,
+    socket: {
+      open: (s) => void ((sock = s), s.write(STAND_IN_READY)),
+      data(s) {
+        requests++;
+        if (requests === 1) {
+          s.write(encodeFrame(1, { type: "core.exec.started", payload: { pid: 7 } }));
+          s.write(stdout.subarray(0, half));
+        } else if (requests === 2) s.write(fsData.subarray(0, half));
+      },
+    },
+  });
+  try {
+    const c = await AgentClient.connect(path);
+    const h = c.exec("cat");
+    const out = h.output[Symbol.asyncIterator]();
+    // Half the frame's data is there though the frame is not whole: that much, and the right bytes.
+    const first = await out.next();
+    const got = [first.value!.data];
+    while (got.reduce((n, b) => n + b.length, 0) < data.length / 2) got.push((await out.next()).value!.data);
+    expect(Buffer.concat(got).equals(data.subarray(0, data.length / 2))).toBe(true);
+    sock!.write(stdout.subarray(half));
+    sock!.write(encodeFrame(1, { type: "core.exec.exited", payload: { code: 0 } }));
+    for (let r = await out.next(); !r.done; r = await out.next()) got.push(r.value.data);
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+    expect((await h.exited).code).toBe(0);
+
+    const reads = c.read("/f")[Symbol.asyncIterator]();
+    const piece = (await reads.next()).value!;
+    expect(piece.length).toBeGreaterThan(0);
+    expect(Buffer.from(piece).equals(data.subarray(0, piece.length))).toBe(true);
     c.close();
   } finally {
     server.stop(true);
