@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PortCopier, type CopyEnd } from "../../src/agent/port/copier.ts";
+import { COPY_FRAME_MAX } from "../../src/agent/port/copy-loop.ts";
 import { INBOX_SLOTS, READ_CHUNK } from "../../src/agent/port/inbox.ts";
 import { CONTROL_WORDS, FREE, mainBegin, mainRelease, OWNER } from "../../src/agent/port/port-lock.ts";
 import type { ReaderInit } from "../../src/agent/port/reader-worker.ts";
@@ -167,7 +168,7 @@ test("a pipe's bytes reach the host as whole stdout frames of its session, in or
   const data = (first.frame.payload as { data: Uint8Array }).data;
   // As much as the pipe held at the first read (cat writes 128 KiB at a time), at most a frame.
   expect(data.length).toBeGreaterThan(0);
-  expect(data.length).toBeLessThanOrEqual(256 * 1024);
+  expect(data.length).toBeLessThanOrEqual(COPY_FRAME_MAX);
   const encoded = encodeFrame(42, {
     type: "core.exec.stdout",
     payload: { data: bytes.subarray(0, data.length) },
@@ -309,6 +310,11 @@ test("a regular file is copied as core.fs.data frames of its request from its of
     await pumpHost(r, job.ended);
     expect([await job.ended, job.errno]).toEqual(["eof", 0]);
     expect(Buffer.compare(dataOf(r.events, 9, "core.fs.data"), bytes)).toBe(0);
+    // A file fills every frame but the last: the fewest frames, each a round of the loop.
+    const sizes = r.events.map((e) =>
+      e.kind === "frame" ? (e.frame.payload as { data: Uint8Array }).data.length : -1,
+    );
+    expect(sizes).toEqual([COPY_FRAME_MAX, COPY_FRAME_MAX, 777]);
   } finally {
     closeFd(fd);
   }

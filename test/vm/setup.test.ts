@@ -119,7 +119,8 @@ describe("shares, tmpfs, hostname, network, CA and MSB_USER", () => {
   });
 
   test("fs read of the same bytes from a share (the main thread reads it) and from a tmpfs (the port thread copies it): both byte for byte", async () => {
-    // Not a multiple of the 256 KiB frame, so the last frame is short in both paths.
+    // Not a multiple of either path's frame (256 KiB on the main thread, 1 MiB on the port
+    // thread), so the last frame is short in both.
     const bytes = new Uint8Array(3 * 1024 * 1024 + 12345).map((_, i) => (i * 2654435761) >>> 24);
     writeFileSync(join(host, "rw", "big.bin"), bytes);
     const r = await sh(c, "cp /mnt/rw/big.bin /scratch/big.bin && stat -f -c %T /mnt/rw /scratch", "root");

@@ -12,14 +12,13 @@
  * The port is non-blocking: a frame the port does not take whole stays pending and is finished
  * when poll says the port is writable again; meanwhile no new frame starts (the pipes are left
  * out of the poll, so their children block on full pipes: backpressure). Frames alternate with
- * the main thread's at frame boundaries (port-lock.ts); each pipe gets at most FRAMES_PER_TURN
- * frames per round, so sessions take turns.
+ * the main thread's at frame boundaries (port-lock.ts); each pipe gets one frame per round, so
+ * sessions take turns.
  */
 import { ptr } from "bun:ffi";
 import { encodeDataFrameHead } from "../../protocol/frame.ts";
 import { EAGAIN, PORT_WRITE_MAX, readFdAt, writeChunkedAt } from "../../sys/fd-io.ts";
 import { SysError } from "../../sys/libc.ts";
-import { BULK_FRAME_MAX } from "../output-queue.ts";
 import {
   addCopied,
   collectCopies,
@@ -35,12 +34,20 @@ import {
 import { workerBegin, workerIdle, workerRelease } from "./port-lock.ts";
 
 /**
- * Frames one pipe may send in a row while it has whole frames ready: a poll(2) and a round of the
- * loop per frame cost the thread more than the frame's own JavaScript under TCG. One guest, 256
- * MiB of stdout six times each, alternating: 1 frame per turn 148 MB/s, 4 frames 161-168, 16
- * frames 145. The main thread's frames still go next at every frame boundary.
+ * Largest frame this loop makes, 1 MiB of data: one read(2) fills it from a pipe (agentd's are 1
+ * MiB, exec/pump.ts PIPE_CAPACITY) or a file, one writev(2) sends it. The thread's JavaScript per frame
+ * (a round of the loop, the frame's head, the calls through bun:ffi) is its cost under TCG, not
+ * the bytes: with 256 KiB frames, four per turn, the thread spent 0.17-0.23 s in user mode per
+ * 256 MiB. One guest per setting, each 3 x (a fresh 256 MiB file read, read again, 256 MiB of
+ * stdout) plus a keystroke's echo during a 1 GiB read, 2026-11-30: 256 KiB x 4 per turn (two
+ * guests) 263-299 / 293-386 / 194-224 MB/s, echo p50 10.7 and p99 28.5-32.8 ms; 1 MiB x 1 (two
+ * guests) 337-411 / 345-439 / 247-295, echo p50 12.6-15.0, p99 29.2-30.9; 1 MiB x 4: the same
+ * rates, echo p99 36.5; 2 MiB x 1: no faster, echo p99 40.1; 512 KiB x 2: 258-293 / 233-365 /
+ * 210-227. A keystroke's echo waits for at most the frame half out (~3 ms at these rates): the
+ * main thread's frames go next at every frame boundary. The main thread's own bulk frames stay
+ * at BULK_FRAME_MAX (output-queue.ts).
  */
-const FRAMES_PER_TURN = 4;
+export const COPY_FRAME_MAX = 1024 * 1024;
 
 /** Room before the data for the frame's head (at most 4 + 4 + 1 + envelope + CBOR heads). */
 const HEAD_ROOM = 64;
@@ -55,7 +62,7 @@ export interface CopyReports {
 export class CopyLoop {
   readonly entries: CopyEntry[] = [];
   count = 0;
-  readonly #buf = new Uint8Array(HEAD_ROOM + BULK_FRAME_MAX);
+  readonly #buf = new Uint8Array(HEAD_ROOM + COPY_FRAME_MAX);
   readonly #at = ptr(this.#buf);
   /** The frame the port has not taken whole: its slot, next byte's address, bytes left. */
   #pendingSlot = -1;
@@ -86,14 +93,11 @@ export class CopyLoop {
     return this.count;
   }
 
-  /**
-   * Copies frames from entry `i`'s pipe, which poll said is readable (or at its end): up to
-   * FRAMES_PER_TURN while the pipe fills whole frames and the port takes them, then the next pipe.
-   */
+  /** Copies a frame from entry `i`'s pipe, which poll said is readable (or at its end). */
   copyFrom(i: number): void {
     const e = this.entries[i]!;
     try {
-      for (let k = 0; k < FRAMES_PER_TURN; k++) if (this.#copyOne(e) < BULK_FRAME_MAX) return;
+      this.#copyOne(e);
     } catch (err) {
       // Not expected (each call's failures are handled where they happen), but a port left
       // taken would silence the agent: this copy ends, its frame is dropped, the port is freed.
@@ -106,15 +110,15 @@ export class CopyLoop {
     }
   }
 
-  /** One frame; returns its data bytes (0 when none was sent). */
-  #copyOne(e: CopyEntry): number {
-    if (this.pending || e.cancel || !workerBegin(this.control)) return 0;
+  /** One frame (none when the port is taken or the pipe has nothing). */
+  #copyOne(e: CopyEntry): void {
+    if (this.pending || e.cancel || !workerBegin(this.control)) return;
     let n: number;
     let errno = 0;
     try {
       // A constant subject: a string per frame would be garbage in this loop, and a failure
       // reaches the main thread as its errno only.
-      n = readFdAt(e.fd, this.#at + HEAD_ROOM, BULK_FRAME_MAX, "copied descriptor");
+      n = readFdAt(e.fd, this.#at + HEAD_ROOM, COPY_FRAME_MAX, "copied descriptor");
     } catch (err) {
       n = -1;
       errno = err instanceof SysError ? err.errno : 0;
@@ -125,7 +129,7 @@ export class CopyLoop {
       else if (n !== -EAGAIN) this.#end(e.slot, errnoEnd(errno));
       if (n !== -EAGAIN) e.cancel = true; // ended: no more reads this round
       this.#report();
-      return 0;
+      return;
     }
     addCopied(this.table, e.slot, n);
     const head = encodeDataFrameHead(e.id, e.type, n);
@@ -134,13 +138,13 @@ export class CopyLoop {
     this.#pendingAt = this.#at + HEAD_ROOM - head.length;
     this.#pendingLeft = head.length + n;
     this.writePending();
-    return n;
   }
 
   /**
    * Writes what the port takes of the pending frame; lets go of the port once it is out. One
-   * writev(2) of 32 KiB segments per frame instead of nine write(2) calls (the port takes 32 KiB a
-   * call): one guest, 256 MiB of stdout five times each, alternating: 190-193 -> 206-208 MB/s.
+   * writev(2) of 32 KiB segments per frame instead of a write(2) per 32 KiB (the port takes 32 KiB
+   * a call): one guest, 256 MiB of stdout in 256 KiB frames five times each, alternating: 190-193
+   * -> 206-208 MB/s.
    */
   writePending(): void {
     while (this.#pendingLeft > 0) {
