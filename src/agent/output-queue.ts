@@ -33,11 +33,12 @@ export interface ByteSink {
 export const OUTPUT_HIGH_WATER = 2 * 1024 * 1024;
 
 /**
- * Largest bulk frame a producer makes (pipe output, fs.data): 256 KiB. A frame being written
- * cannot be interrupted, so its size is how long an urgent frame (a keystroke's echo) may wait
- * behind bulk: ~4 ms at the port's rate under TCG, against ~18 ms for 1 MiB frames. 512 KiB
- * frames were tried: stdout +10% (less JavaScript per byte), but the bench's tty echo p99 during
- * a download rose from 52 to 98 ms and fs read fell; kept at 256 KiB.
+ * Largest bulk frame the main thread makes (fs.data, and pipe output where the port thread does
+ * not copy it): 256 KiB. A frame being written cannot be interrupted, so its size is how long an
+ * urgent frame (a keystroke's echo) may wait behind bulk. On this thread, with its event loop
+ * between frames, 512 KiB frames were tried: stdout +10%, but the bench's tty echo p99 during a
+ * download rose from 52 to 98 ms and fs read fell; kept at 256 KiB. (The port thread's own
+ * copies go out in 1 MiB frames, measured there: port/copy-loop.ts COPY_FRAME_MAX.)
  */
 export const BULK_FRAME_MAX = 256 * 1024;
 
