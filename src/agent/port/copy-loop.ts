@@ -34,10 +34,10 @@ import {
 import { workerBegin, workerIdle, workerRelease } from "./port-lock.ts";
 
 /**
- * Largest frame this loop makes, 1 MiB of data: one read(2) fills it from a pipe (agentd's are 1
- * MiB, exec/pump.ts PIPE_CAPACITY) or a file, one writev(2) sends it. The thread's JavaScript per frame
- * (a round of the loop, the frame's head, the calls through bun:ffi) is its cost under TCG, not
- * the bytes: with 256 KiB frames, four per turn, the thread spent 0.17-0.23 s in user mode per
+ * Largest frame this loop makes, 1 MiB of data: one read(2) fills it from a pipe (agentd's hold 1
+ * MiB, exec/pump.ts PIPE_CAPACITY) or a file, one writev(2) sends it. The thread's JavaScript per
+ * frame (a round of the loop, the frame's head, the calls through bun:ffi) is its cost under TCG,
+ * not the bytes: with 256 KiB frames, four per turn, the thread spent 0.17-0.23 s in user mode per
  * 256 MiB. One guest per setting, each 3 x (a fresh 256 MiB file read, read again, 256 MiB of
  * stdout) plus a keystroke's echo during a 1 GiB read, 2026-11-30: 256 KiB x 4 per turn (two
  * guests) 263-299 / 293-386 / 194-224 MB/s, echo p50 10.7 and p99 28.5-32.8 ms; 1 MiB x 1 (two
@@ -62,20 +62,25 @@ export interface CopyReports {
 export class CopyLoop {
   readonly entries: CopyEntry[] = [];
   count = 0;
-  readonly #buf = new Uint8Array(HEAD_ROOM + COPY_FRAME_MAX);
-  readonly #at = ptr(this.#buf);
+  readonly #buf: Uint8Array;
+  readonly #at: number;
   /** The frame the port has not taken whole: its slot, next byte's address, bytes left. */
   #pendingSlot = -1;
   #pendingAt = 0;
   #pendingLeft = 0;
   #ended: number[] = [];
 
+  /** `frameMax`: the data of a frame at most (the warm-up's small frames need no 1 MiB buffer). */
   constructor(
     readonly port: number,
     readonly table: Int32Array,
     readonly control: Int32Array,
     readonly reports: CopyReports,
-  ) {}
+    readonly frameMax = COPY_FRAME_MAX,
+  ) {
+    this.#buf = new Uint8Array(HEAD_ROOM + frameMax);
+    this.#at = ptr(this.#buf);
+  }
 
   get pending(): boolean {
     return this.#pendingSlot >= 0;
@@ -118,7 +123,7 @@ export class CopyLoop {
     try {
       // A constant subject: a string per frame would be garbage in this loop, and a failure
       // reaches the main thread as its errno only.
-      n = readFdAt(e.fd, this.#at + HEAD_ROOM, COPY_FRAME_MAX, "copied descriptor");
+      n = readFdAt(e.fd, this.#at + HEAD_ROOM, this.frameMax, "copied descriptor");
     } catch (err) {
       n = -1;
       errno = err instanceof SysError ? err.errno : 0;

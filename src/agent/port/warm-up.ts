@@ -57,7 +57,8 @@ export function warmUpCopyPath(
   try {
     const table = new Int32Array(newCopyTable());
     const control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
-    const loop = new CopyLoop(sink, table, control, { ended: () => {}, portFree: () => {} });
+    const reports = { ended: () => {}, portFree: () => {} };
+    const loop = new CopyLoop(sink, table, control, reports, WARM_UP_FRAME_MAX);
     startCopy(table, 0, source, WARM_UP_ID, "core.exec.stdout", 0);
     setCopiesUsed(table, 1);
     const chunk = new Uint8Array(size);
