@@ -111,7 +111,16 @@ rows.push({
 });
 
 rows.push({ metric: "agentd RSS idle", value: idle / 1024, unit: "MiB" });
-rows.push({ metric: "agentd RSS peak", value: rss.stop() / 1024, unit: "MiB", limit: 64 });
+// No limit here: DESIGN.md's 64 MiB is agentd's in the guest (the vm table). Host mode keeps
+// the baseline JIT and JavaScriptCore's default small heap, which the guest's init turns off
+// and shrinks; with the guest's settings this table's peak was 62.2-63.5 MiB against 65.6-65.8
+// (two runs each, 2026-11-30).
+rows.push({
+  metric: "agentd RSS peak",
+  value: rss.stop() / 1024,
+  unit: "MiB",
+  note: "the 64 MiB target is the guest's: see the vm table",
+});
 printTable("agentd host mode (Unix socket)", rows);
 writeFileSync(join(root, "bench-host.json"), JSON.stringify(rows, null, 2));
 client.close();

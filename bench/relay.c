@@ -2,8 +2,8 @@
  * The benchmark's relays between a pipe and the port: what a program with no runtime and no
  * protocol gets when it does agentd's job, one thread.
  *
- *   dd ... | relay out /dev/vportNpM        stdout's job: 256 KiB reads from a 1 MiB pipe (like
- *                                           agentd's pump), each written to the port
+ *   dd ... | relay out /dev/vportNpM        stdout's job: 1 MiB reads from a 1 MiB pipe (as
+ *                                           agentd's port thread reads), each written to the port
  *   dd ... | relay out-polled /dev/vportNpM the same, with a second thread blocked in poll(2)
  *                                           on the port for input, as an agent that must hear
  *                                           the host while it writes (what arrives is dropped)
@@ -24,7 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static char buf[256 * 1024];
+static char buf[1024 * 1024];
 
 /* Writes all of buf[0, n) to fd (the port takes at most 32 KiB per write(2)). */
 static int write_all(int fd, const char *p, ssize_t n) {

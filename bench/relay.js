@@ -1,6 +1,6 @@
 /*
  * The benchmark's pipe-to-port relay in Bun, the runtime agentd is built on: the same loop as
- * relay.c (blocking read(2) of stdin 256 KiB at a time, write(2) to the port) through bun:ffi,
+ * relay.c (blocking read(2) of stdin 1 MiB at a time, write(2) to the port) through bun:ffi,
  * with no event loop, framing or host protocol. Next to relay.c it shows what the runtime itself
  * costs here. Run in the guest by agentd's own binary:
  *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM [polled]
@@ -60,7 +60,7 @@ if (!isMainThread) {
     if (Atomics.wait(up, 0, 0, 5000) === "timed-out") end(1);
   }
   libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
-  const buf = new Uint8Array(256 * 1024);
+  const buf = new Uint8Array(1024 * 1024);
   const p = ptr(buf);
   for (;;) {
     const n = Number(libc.read(0, p, buf.length));
