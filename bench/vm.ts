@@ -362,7 +362,7 @@ await transfer(
 const t1 = performance.now();
 const again = mbps(await download(), performance.now() - t1);
 rows.push({
-  metric: "  the same file again (read before)",
+  metric: "  fs read of the same file again (read before)",
   value: again,
   unit: "MB/s",
   note: `${((again / cAgain.rate) * 100).toFixed(0)}% of the C relay's second read`,
