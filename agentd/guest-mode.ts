@@ -126,7 +126,7 @@ export async function runGuestMode(config: AgentConfig): Promise<Agent> {
   const path = await waitForPort();
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
-  servePort(path, agent);
-  startHeartbeat(RUNTIME_MOUNT_POINT, agent);
+  // The heartbeat's first beat loads node:fs/promises (src/lazy-node.ts): after core.ready.
+  servePort(path, agent, () => startHeartbeat(RUNTIME_MOUNT_POINT, agent));
   return agent;
 }

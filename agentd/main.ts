@@ -6,9 +6,8 @@ import "./early.ts";
 import { bootTimeNs } from "../src/sys/clock.ts";
 const startedNs = bootTimeNs();
 
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { nodeOs } from "../src/lazy-node.ts";
+import { joinPath, parentDir, writeText } from "../src/sys/files.ts";
 import type { Agent } from "../src/agent/agent.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
 import { log, writeStderr } from "../src/agent/log.ts";
@@ -66,7 +65,7 @@ function childBaseEnv(): Record<string, string> {
  */
 function protectFromOom(): void {
   try {
-    writeFileSync("/proc/self/oom_score_adj", "-999");
+    writeText("/proc/self/oom_score_adj", "-999");
   } catch (e) {
     log("warn", `oom_score_adj: ${(e as Error).message}`);
   }
@@ -98,13 +97,15 @@ async function main(): Promise<void> {
   const setupNs = socket === null ? await setUpGuest() : 0n;
   // Upload temp files an earlier agentd left behind (killed mid-write) are removed first.
   const partials = new PartialJournal(
-    socket === null ? "/run/agentd/partials" : join(runtimeDir ?? tmpdir(), "agentd-partials.journal"),
+    socket === null
+      ? "/run/agentd/partials"
+      : joinPath(runtimeDir ?? nodeOs().tmpdir(), "agentd-partials.journal"),
   );
   partials.cleanup();
   if (socket === null) protectFromOom();
   const config: AgentConfig = {
     baseEnv: childBaseEnv(),
-    execHelper: execHelper ?? join(dirname(process.execPath), "agentd-exec"),
+    execHelper: execHelper ?? joinPath(parentDir(process.execPath), "agentd-exec"),
     scriptsPath: SCRIPTS_PATH,
     passwdFile: "/etc/passwd",
     groupFile: "/etc/group",
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: bootTimeNs() },
     partials,
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
-    spillDir: socket === null ? "/run/agentd-spill" : join(tmpdir(), "agentd-spill"),
+    spillDir: socket === null ? "/run/agentd-spill" : joinPath(nodeOs().tmpdir(), "agentd-spill"),
   };
   agent = socket === null ? await runGuestMode(config) : runHostMode(socket, runtimeDir, config);
 }

@@ -10,8 +10,7 @@
  * beat's FUSE round trips held the event loop (7% of the samples of a CPU profile taken in the
  * guest during stdout transfers; A/B runs showed no throughput change beyond the noise).
  */
-import { rename, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { nodeFsPromises, nodePath } from "../lazy-node.ts";
 import { log } from "./log.ts";
 
 export const HEARTBEAT_INTERVAL_MS = 1000;
@@ -36,14 +35,14 @@ export function heartbeatJson(now: Date, state: HeartbeatState): string {
 /** Writes one beat's `json`; resolves when done or failed (a failure is logged, never thrown). */
 export async function writeHeartbeat(dir: string, json: string): Promise<void> {
   try {
-    if (!(await stat(dir)).isDirectory()) return;
+    if (!(await nodeFsPromises().stat(dir)).isDirectory()) return;
   } catch {
     return;
   }
-  const tmp = join(dir, "heartbeat.tmp");
+  const tmp = nodePath().join(dir, "heartbeat.tmp");
   try {
-    await writeFile(tmp, json);
-    await rename(tmp, join(dir, "heartbeat.json"));
+    await nodeFsPromises().writeFile(tmp, json);
+    await nodeFsPromises().rename(tmp, nodePath().join(dir, "heartbeat.json"));
   } catch (e) {
     log("warn", `heartbeat: ${(e as Error).message}`);
   }

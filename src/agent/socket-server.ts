@@ -3,7 +3,7 @@
  * at a time; a client that connects while another is served waits (its bytes unread) until the
  * first goes away, like a second opener of the port would.
  */
-import { unlinkSync } from "node:fs";
+import { nodeFs } from "../lazy-node.ts";
 import type { Socket } from "bun";
 import type { Agent } from "./agent.ts";
 import type { Connection } from "./connection.ts";
@@ -25,7 +25,7 @@ function socketLink(socket: Socket<SocketData>): Link {
 
 export function serveSocket(path: string, agent: Agent): { stop(): void } {
   try {
-    unlinkSync(path);
+    nodeFs().unlinkSync(path);
   } catch {
     // No stale socket to remove.
   }

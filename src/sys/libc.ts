@@ -4,8 +4,7 @@
  * call, its subject and the errno name and text.
  */
 import { dlopen, FFIType, ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { readdirSync } from "node:fs";
-import { constants as osConstants } from "node:os";
+import { ERRNO_NAMES } from "./errno-names.ts";
 import { AgentdError, ErrorCodes } from "../errors.ts";
 
 const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.so"];
@@ -51,6 +50,14 @@ const SYMBOLS = {
   tcgetattr: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   tcsetattr: { args: [FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   cfmakeraw: { args: [FFIType.ptr], returns: FFIType.void },
+  // Files and directories before core.ready (files.ts).
+  mkdir: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  stat: { args: [FFIType.cstring, FFIType.ptr], returns: FFIType.i32 },
+  lstat: { args: [FFIType.cstring, FFIType.ptr], returns: FFIType.i32 },
+  chmod: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  symlink: { args: [FFIType.cstring, FFIType.cstring], returns: FFIType.i32 },
+  unlink: { args: [FFIType.cstring], returns: FFIType.i32 },
+  getdents64: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64_fast },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];
@@ -83,8 +90,6 @@ export function errnoNow(): number {
   return errnoView[0]!;
 }
 
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
-
 export class SysError extends AgentdError {
   constructor(
     readonly call: string,
@@ -92,7 +97,7 @@ export class SysError extends AgentdError {
     readonly errno: number,
   ) {
     const text = strerror(errno);
-    super(ErrorCodes.SYSCALL, `${call}(${subject}): ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}: ${text}`);
+    super(ErrorCodes.SYSCALL, `${call}(${subject}): ${ERRNO_NAMES[errno] ?? `errno ${errno}`}: ${text}`);
     this.name = "SysError";
   }
 }
@@ -110,26 +115,6 @@ export function check(result: number, call: string, subject: string): number {
 
 export function closeFd(fd: number): void {
   open().close(fd);
-}
-
-const F_GETFD = 1;
-const F_SETFD = 2;
-const FD_CLOEXEC = 1;
-
-/**
- * Marks every descriptor above stdio close-on-exec. Bun opens some descriptors (a terminal's
- * PTY master among them) without O_CLOEXEC; a program agentd starts must not inherit them.
- */
-export function closeOnExecAll(): number {
-  const lib = open();
-  let fixed = 0;
-  for (const name of readdirSync("/proc/self/fd")) {
-    const fd = Number(name);
-    if (!(fd > 2)) continue;
-    const flags = lib.fcntl(fd, F_GETFD, 0);
-    if (flags >= 0 && !(flags & FD_CLOEXEC) && lib.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) fixed++;
-  }
-  return fixed;
 }
 
 /** The loaded libc symbols, for the other modules of src/sys. */

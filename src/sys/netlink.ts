@@ -4,7 +4,7 @@
  * message builders are pure and tested byte by byte; the senders wait for the kernel's ack and
  * turn a negative one into a SysError naming the request and the interface.
  */
-import { readFileSync } from "node:fs";
+import { readText } from "./files.ts";
 import { check, closeFd, errnoNow, libc, ptr, SysError } from "./libc.ts";
 
 const AF_INET = 2;
@@ -45,7 +45,7 @@ const EEXIST = 17;
 
 export function ifindex(iface: string): number {
   try {
-    return Number(readFileSync(`/sys/class/net/${iface}/ifindex`, "utf8").trim());
+    return Number(readText(`/sys/class/net/${iface}/ifindex`).trim());
   } catch {
     throw new SysError("if_nametoindex", iface, 19 /* ENODEV */);
   }

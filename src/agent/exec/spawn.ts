@@ -4,10 +4,11 @@
  * run: the helper reports a failed exec on a close-on-exec status pipe (fd 3), so a command that
  * merely exits 127 is never mistaken for one that did not start.
  */
-import { constants as osConstants } from "node:os";
+import { nodeOs } from "../../lazy-node.ts";
 import type { Subprocess } from "bun";
 import { inputPipe, outputPipe } from "../../sys/fd-io.ts";
-import { closeFd, closeOnExecAll } from "../../sys/libc.ts";
+import { closeOnExecAll } from "../../sys/files.ts";
+import { closeFd } from "../../sys/libc.ts";
 import { PIPE_CAPACITY } from "./pump.ts";
 
 export interface SpawnPlan {
@@ -194,7 +195,7 @@ async function spawnPiped(plan: SpawnPlan): Promise<SpawnResult> {
 export async function exitStatus(proc: Subprocess): Promise<ExitStatus> {
   const code = await proc.exited;
   if (proc.signalCode) {
-    const n = (osConstants.signals as Record<string, number>)[proc.signalCode];
+    const n = (nodeOs().constants.signals as Record<string, number>)[proc.signalCode];
     return { code: -1, signal: n ?? null };
   }
   return { code: proc.exitCode ?? code, signal: null };

@@ -6,8 +6,7 @@
  * spill directory's filesystem; when a write there fails, the caller falls back to holding the
  * chunk in memory against the connection's inbound budget (which pauses the link).
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { nodeFs, nodePath } from "../../lazy-node.ts";
 import { allocFrame } from "../frame-pool.ts";
 
 /** Largest chunk read back at a time. */
@@ -32,13 +31,14 @@ export class StdinSpill {
   append(data: Uint8Array): boolean {
     try {
       if (this.#fd === null) {
-        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-        const path = join(this.dir, this.name);
-        this.#fd = openSync(path, "w+", 0o600);
-        unlinkSync(path);
+        nodeFs().mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        const path = nodePath().join(this.dir, this.name);
+        this.#fd = nodeFs().openSync(path, "w+", 0o600);
+        nodeFs().unlinkSync(path);
       }
       let at = 0;
-      while (at < data.length) at += writeSync(this.#fd, data, at, data.length - at, this.#writeAt + at);
+      while (at < data.length)
+        at += nodeFs().writeSync(this.#fd, data, at, data.length - at, this.#writeAt + at);
       this.#writeAt += data.length;
       return true;
     } catch {
@@ -55,17 +55,17 @@ export class StdinSpill {
   take(): Uint8Array | null {
     if (this.#fd === null || this.pending === 0) return null;
     const out = allocFrame(Math.min(READ_BACK, this.pending));
-    const n = readSync(this.#fd, out, 0, out.length, this.#readAt);
+    const n = nodeFs().readSync(this.#fd, out, 0, out.length, this.#readAt);
     this.#readAt += n;
     if (this.pending === 0) {
       this.#readAt = this.#writeAt = 0;
-      ftruncateSync(this.#fd, 0);
+      nodeFs().ftruncateSync(this.#fd, 0);
     }
     return out.subarray(0, n);
   }
 
   close(): void {
-    if (this.#fd !== null) closeSync(this.#fd);
+    if (this.#fd !== null) nodeFs().closeSync(this.#fd);
     this.#fd = null;
     this.#readAt = this.#writeAt = 0;
   }

@@ -3,7 +3,7 @@
  * contract; the message mimics the Rust agent's "No such file or directory (os error 2)" so logs
  * read the same from either agent.
  */
-import { constants as osConstants } from "node:os";
+import { nodeOs } from "../../lazy-node.ts";
 import { strerror } from "../../sys/libc.ts";
 
 export type FsErrorPrefix =
@@ -32,7 +32,7 @@ export class FsFailure extends Error {}
  */
 export function osMessage(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  const errno = err.code ? (osConstants.errno as Record<string, number>)[err.code] : undefined;
+  const errno = err.code ? (nodeOs().constants.errno as Record<string, number>)[err.code] : undefined;
   if (errno !== undefined) return errnoText(errno);
   return err.message ?? String(e);
 }

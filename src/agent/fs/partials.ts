@@ -5,8 +5,7 @@
  * when agentd starts, every temp file still listed is deleted. The journal lives on the guest's
  * own root (not the host's runtime share), so it survives an agentd restart.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { appendText, exists, makeDirs, parentDir, readText, unlink, writeText } from "../../sys/files.ts";
 import { log } from "../log.ts";
 
 export class PartialJournal {
@@ -14,7 +13,7 @@ export class PartialJournal {
 
   #append(line: string): void {
     try {
-      appendFileSync(this.path, line);
+      appendText(this.path, line);
     } catch (e) {
       log("warn", `partials journal ${this.path}: ${(e as Error).message}`);
     }
@@ -33,9 +32,9 @@ export class PartialJournal {
     let text = "";
     // Looked for before it is read: at a guest's first boot there is none, and a failed read's
     // error object is a long code path to run for the first time (under TCG) before core.ready.
-    if (existsSync(this.path))
+    if (exists(this.path))
       try {
-        text = readFileSync(this.path, "utf8");
+        text = readText(this.path);
       } catch {
         // Gone in between: nothing was left behind.
       }
@@ -47,7 +46,7 @@ export class PartialJournal {
     let removed = 0;
     for (const temp of open) {
       try {
-        unlinkSync(temp);
+        unlink(temp);
         removed++;
         log("info", `removed the temp file of an unfinished upload: ${temp}`);
       } catch {
@@ -55,8 +54,8 @@ export class PartialJournal {
       }
     }
     try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(this.path, "");
+      makeDirs(parentDir(this.path));
+      writeText(this.path, "");
     } catch (e) {
       log("warn", `partials journal ${this.path}: ${(e as Error).message}`);
     }

@@ -10,7 +10,7 @@
  * as it likes, and the port thread must keep hearing the host. Backpressure is the port thread's
  * (it starts no frame while the port is full), and a host that leaves ends the copy.
  */
-import { open } from "node:fs/promises";
+import { nodeFsPromises } from "../../lazy-node.ts";
 import { FS_CHUNK_SIZE } from "../../protocol/constants.ts";
 import { inMemoryFilesystem } from "../../sys/fd-io.ts";
 import { emitInBulkFrames, type Emit, type OutputQueue } from "../output-queue.ts";
@@ -35,7 +35,7 @@ export interface ReadTarget {
 
 /** Streams the file's content to the host; throws FsFailure with prefix open/read. */
 export async function readOp(path: string, target: ReadTarget): Promise<void> {
-  const fh = await step("open", () => open(path, "r"));
+  const fh = await step("open", () => nodeFsPromises().open(path, "r"));
   try {
     const s = await step("read", () => fh.stat());
     if (s.isDirectory()) throw fsFailure("read", errnoError("EISDIR", "is a directory"));

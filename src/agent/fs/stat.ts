@@ -2,7 +2,7 @@
  * Stat and List: lstat semantics (a symlink is reported as a symlink), the path echoed as given,
  * List giving full joined paths and reporting an entry it cannot stat as kind "other".
  */
-import { lstat, opendir } from "node:fs/promises";
+import { nodeFsPromises } from "../../lazy-node.ts";
 import type { Stats, BigIntStats } from "node:fs";
 import type { EntryInfo, EntryKind } from "../../protocol/payloads.ts";
 import { fsFailure, step } from "./errors.ts";
@@ -28,7 +28,7 @@ export function entryInfo(path: string, s: BigIntStats): EntryInfo {
 }
 
 export async function statOp(path: string): Promise<EntryInfo> {
-  const s = await step("stat", () => lstat(path, { bigint: true }));
+  const s = await step("stat", () => nodeFsPromises().lstat(path, { bigint: true }));
   return entryInfo(path, s);
 }
 
@@ -37,13 +37,13 @@ function joinPath(dir: string, name: string): string {
 }
 
 export async function listOp(path: string): Promise<EntryInfo[]> {
-  const dir = await step("opendir", () => opendir(path));
+  const dir = await step("opendir", () => nodeFsPromises().opendir(path));
   const out: EntryInfo[] = [];
   try {
     for await (const d of dir) {
       const full = joinPath(path, d.name);
       try {
-        out.push(entryInfo(full, await lstat(full, { bigint: true })));
+        out.push(entryInfo(full, await nodeFsPromises().lstat(full, { bigint: true })));
       } catch {
         out.push({ path: full, kind: "other", size: 0, mode: 0, modified: null });
       }

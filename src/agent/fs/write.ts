@@ -8,18 +8,8 @@
  * Chunks arriving while the file is being opened or written wait in order; their bytes count
  * against the connection's inbound budget.
  */
-import {
-  copyFile,
-  lstat,
-  mkdir,
-  open,
-  realpath,
-  rename,
-  stat,
-  unlink,
-  type FileHandle,
-} from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import type { FileHandle } from "node:fs/promises";
+import { nodeFsPromises, nodePath } from "../../lazy-node.ts";
 import type { InboundBudget } from "../inbound-budget.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 import type { PartialJournal } from "./partials.ts";
@@ -42,7 +32,7 @@ const IN_PLACE_ERRORS = new Set(["EACCES", "EPERM", "EROFS", "EBUSY", "EXDEV"]);
 
 async function resolveTarget(path: string): Promise<string> {
   try {
-    if ((await lstat(path)).isSymbolicLink()) return await realpath(path);
+    if ((await nodeFsPromises().lstat(path)).isSymbolicLink()) return await nodeFsPromises().realpath(path);
   } catch {
     // Missing target or dangling link: write the path as given.
   }
@@ -71,21 +61,25 @@ export class WriteSession {
 
   async #open(): Promise<void> {
     this.#target = await resolveTarget(this.path);
-    await step("mkdir parent", () => mkdir(dirname(this.#target), { recursive: true }));
-    const existing = await stat(this.#target).catch(() => null);
+    await step("mkdir parent", () =>
+      nodeFsPromises().mkdir(nodePath().dirname(this.#target), { recursive: true }),
+    );
+    const existing = await nodeFsPromises()
+      .stat(this.#target)
+      .catch(() => null);
     if (existing?.isDirectory()) throw fsFailure("open for write", errnoError("EISDIR", "is a directory"));
-    const temp = join(
-      dirname(this.#target),
-      `.${basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomHex8()}`,
+    const temp = nodePath().join(
+      nodePath().dirname(this.#target),
+      `.${nodePath().basename(this.#target)}${PARTIAL_MARKER}${process.pid}-${this.id}-${randomHex8()}`,
     );
     try {
       this.journal?.add(temp);
-      this.#fh = await open(temp, "wx", 0o600);
+      this.#fh = await nodeFsPromises().open(temp, "wx", 0o600);
       this.#temp = temp;
     } catch (e) {
       this.journal?.remove(temp);
       if (!IN_PLACE_ERRORS.has((e as { code?: string }).code ?? "")) throw fsFailure("open for write", e);
-      this.#fh = await step("open for write", () => open(this.#target, "w"));
+      this.#fh = await step("open for write", () => nodeFsPromises().open(this.#target, "w"));
     }
     const fh = this.#fh;
     await step("set permissions", async () => {
@@ -136,10 +130,12 @@ export class WriteSession {
     this.#done = true;
     if (!this.#temp) return;
     try {
-      await rename(this.#temp, this.#target);
+      await nodeFsPromises().rename(this.#temp, this.#target);
     } catch (e) {
       if (!IN_PLACE_ERRORS.has((e as { code?: string }).code ?? "")) {
-        await unlink(this.#temp).catch(() => {});
+        await nodeFsPromises()
+          .unlink(this.#temp)
+          .catch(() => {});
         throw fsFailure("write", e);
       }
       await this.#copyInPlace();
@@ -152,11 +148,13 @@ export class WriteSession {
   async #copyInPlace(): Promise<void> {
     const temp = this.#temp!;
     try {
-      await step("write", () => copyFile(temp, this.#target));
-      const fh = await step("open for write", () => open(this.#target, "r+"));
+      await step("write", () => nodeFsPromises().copyFile(temp, this.#target));
+      const fh = await step("open for write", () => nodeFsPromises().open(this.#target, "r+"));
       await step("flush", () => fh.sync()).finally(() => fh.close());
     } finally {
-      await unlink(temp).catch(() => {});
+      await nodeFsPromises()
+        .unlink(temp)
+        .catch(() => {});
     }
   }
 
@@ -167,7 +165,9 @@ export class WriteSession {
     await this.#busy.catch(() => {});
     await this.#fh?.close().catch(() => {});
     if (this.#temp) {
-      await unlink(this.#temp).catch(() => {});
+      await nodeFsPromises()
+        .unlink(this.#temp)
+        .catch(() => {});
       this.journal?.remove(this.#temp);
     }
   }

@@ -40,7 +40,12 @@ type WorkerMessage =
   | { kind: "copies"; ended: number[] }
   | { kind: "error"; message: string };
 
-export function servePort(path: string, agent: Agent): void {
+/**
+ * Serves the host on the port at `path`. `onReady` runs once, right after the reader's first
+ * report has been handled (core.ready is on its way to a host that is there): work that can wait
+ * until then (the heartbeat) does not hold up boot-to-ready.
+ */
+export function servePort(path: string, agent: Agent, onReady: () => void = () => {}): void {
   // The Worker finishes its warm-up frame while this thread opens the port (port/warm-up.ts).
   stopWarmUp();
   const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -99,6 +104,7 @@ export function servePort(path: string, agent: Agent): void {
       // The reader is polling the port: from now on a host is answered. core.ready says when.
       polling = true;
       agent.config.ready.ready_time_ns = bootTimeNs();
+      queueMicrotask(onReady);
     }
     switch (m.kind) {
       case "up":

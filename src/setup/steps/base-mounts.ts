@@ -3,7 +3,7 @@
  * already mounted (EBUSY: init mounted /dev and /proc, or this runs again after a root switch)
  * is fine.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { exists, existsNoFollow, makeDirs, readText, symlink } from "../../sys/files.ts";
 import { SysError } from "../../sys/libc.ts";
 import { mount, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from "../../sys/mount.ts";
 
@@ -36,7 +36,7 @@ export const BASE_MOUNTS: readonly Fs[] = [
 function mounted(): Map<string, string> {
   const out = new Map<string, string>();
   try {
-    for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    for (const line of readText("/proc/self/mountinfo").split("\n")) {
       const f = line.split(" ");
       const dash = f.indexOf("-");
       if (dash > 0) out.set(f[4]!, f[dash + 1]!);
@@ -54,7 +54,7 @@ function mounted(): Map<string, string> {
  */
 export function mountIfNeeded(fs: Fs, known: Map<string, string> = mounted()): void {
   if (known.get(fs.target) === fs.type) return;
-  mkdirSync(fs.target, { recursive: true });
+  makeDirs(fs.target);
   try {
     mount(fs.source ?? fs.type, fs.target, fs.type, fs.flags, fs.data ?? null);
   } catch (e) {
@@ -73,6 +73,5 @@ export function baseMounts(): void {
   }
   // No error object for the usual answer (no /dev/fd yet): at boot every code path runs for the
   // first time, when TCG translates it, and an exception's is a long one.
-  const present = lstatSync("/dev/fd", { throwIfNoEntry: false }) !== undefined;
-  if (!present && existsSync("/proc/self/fd")) symlinkSync("/proc/self/fd", "/dev/fd");
+  if (!existsNoFollow("/dev/fd") && exists("/proc/self/fd")) symlink("/proc/self/fd", "/dev/fd");
 }

@@ -8,7 +8,7 @@
  * in the initramfs: later mounts in the new root propagate there, and a restarted agentd
  * chroots into it (enterSwitchedRoot).
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { exists, makeDirs, readText } from "../../sys/files.ts";
 import { RUNTIME_MOUNT_POINT } from "../../protocol/constants.ts";
 import { SysError } from "../../sys/libc.ts";
 import { mount, MS_BIND, MS_MOVE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED } from "../../sys/mount.ts";
@@ -29,7 +29,7 @@ export function diskFilesystems(procFilesystems: string): string[] {
 }
 
 function mountDevice(b: BlockRoot): string {
-  const types = b.fstype ? [b.fstype] : diskFilesystems(readFileSync("/proc/filesystems", "utf8"));
+  const types = b.fstype ? [b.fstype] : diskFilesystems(readText("/proc/filesystems"));
   const errors: string[] = [];
   for (const t of types) {
     try {
@@ -45,17 +45,17 @@ function mountDevice(b: BlockRoot): string {
 }
 
 export function switchRoot(b: BlockRoot): string {
-  if (!existsSync(b.device)) throw new Error(`${b.device} does not exist`);
-  mkdirSync(NEW_ROOT, { recursive: true });
+  if (!exists(b.device)) throw new Error(`${b.device} does not exist`);
+  makeDirs(NEW_ROOT);
   const fstype = mountDevice(b);
   mount("none", NEW_ROOT, null, MS_SHARED);
-  mkdirSync(RESTART_ROOT, { recursive: true });
+  makeDirs(RESTART_ROOT);
   mount(NEW_ROOT, RESTART_ROOT, null, MS_BIND);
-  mkdirSync(NEW_ROOT + RUNTIME_MOUNT_POINT, { recursive: true });
+  makeDirs(NEW_ROOT + RUNTIME_MOUNT_POINT);
   mount(RUNTIME_MOUNT_POINT, NEW_ROOT + RUNTIME_MOUNT_POINT, null, MS_BIND | MS_REC);
   // The exec helper must be reachable in the new root; an image without /.agentd gets ours.
-  if (!existsSync(`${NEW_ROOT}${AGENTD_DIR}/bin/agentd-exec`)) {
-    mkdirSync(NEW_ROOT + AGENTD_DIR, { recursive: true });
+  if (!exists(`${NEW_ROOT}${AGENTD_DIR}/bin/agentd-exec`)) {
+    makeDirs(NEW_ROOT + AGENTD_DIR);
     mount(AGENTD_DIR, NEW_ROOT + AGENTD_DIR, null, MS_BIND);
     mount(AGENTD_DIR, NEW_ROOT + AGENTD_DIR, null, MS_BIND | MS_REMOUNT | MS_RDONLY);
   }
@@ -70,7 +70,7 @@ export function switchRoot(b: BlockRoot): string {
 export function enterSwitchedRoot(): boolean {
   let mounted = false;
   try {
-    mounted = readFileSync("/proc/self/mountinfo", "utf8")
+    mounted = readText("/proc/self/mountinfo")
       .split("\n")
       .some((l) => l.split(" ")[4] === RESTART_ROOT);
   } catch {

@@ -5,15 +5,16 @@
  * SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and NODE_EXTRA_CA_CERTS.
  */
 import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-  appendFileSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+  appendText,
+  copyFile,
+  exists,
+  isDirectory,
+  joinPath,
+  makeDirs,
+  parentDir,
+  readText,
+  writeText,
+} from "../../sys/files.ts";
 import { GUEST_TLS_CA_PATH } from "../../protocol/constants.ts";
 
 export const TRUST_DIRS = ["/usr/local/share/ca-certificates", "/etc/pki/ca-trust/source/anchors"];
@@ -30,39 +31,31 @@ export interface CaResult {
   warnings: string[];
 }
 
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** Installs the CA under `root`; null when there is no CA. `caPath` is the guest path of the CA. */
 export function installCa(root = "/", caPath = GUEST_TLS_CA_PATH): CaResult | null {
-  const ca = join(root, caPath);
-  if (!existsSync(ca)) return null;
-  const pem = readFileSync(ca, "utf8");
+  const ca = joinPath(root, caPath);
+  if (!exists(ca)) return null;
+  const pem = readText(ca);
   const block = pem.endsWith("\n") ? pem : pem + "\n";
   const warnings: string[] = [];
   for (const dir of TRUST_DIRS) {
-    if (!isDir(join(root, dir))) continue;
+    if (!isDirectory(joinPath(root, dir))) continue;
     try {
-      copyFileSync(ca, join(root, dir, CA_FILE_NAME));
+      copyFile(ca, joinPath(root, dir, CA_FILE_NAME));
     } catch (e) {
       warnings.push(`copy CA into ${dir}: ${(e as Error).message}`);
     }
   }
-  const bundle = BUNDLES.find((b) => existsSync(join(root, b))) ?? BUNDLES[0]!;
-  const bundlePath = join(root, bundle);
-  if (!existsSync(bundlePath)) {
-    mkdirSync(dirname(bundlePath), { recursive: true });
-    writeFileSync(bundlePath, block);
+  const bundle = BUNDLES.find((b) => exists(joinPath(root, b))) ?? BUNDLES[0]!;
+  const bundlePath = joinPath(root, bundle);
+  if (!exists(bundlePath)) {
+    makeDirs(parentDir(bundlePath));
+    writeText(bundlePath, block);
   } else {
-    const current = readFileSync(bundlePath, "utf8");
+    const current = readText(bundlePath);
     // Idempotent: a restarted setup or a second boot on the same root never appends twice.
     if (!current.includes(block.trim()))
-      appendFileSync(bundlePath, (current.endsWith("\n") || current === "" ? "" : "\n") + block);
+      appendText(bundlePath, (current.endsWith("\n") || current === "" ? "" : "\n") + block);
   }
   return {
     bundle,

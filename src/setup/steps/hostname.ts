@@ -2,8 +2,7 @@
  * Step 6: /etc/hosts is always rewritten (localhost, the hostname when there is one, and the
  * standard IPv6 names); with MSB_HOSTNAME the kernel hostname and /etc/hostname are set too.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { joinPath, makeDirs, writeText } from "../../sys/files.ts";
 import { sethostname } from "../../sys/system.ts";
 
 export function hostsFile(name: string | null): string {
@@ -21,9 +20,9 @@ export function hostsFile(name: string | null): string {
 
 /** Writes the files under `root` (the guest's / in production, a fixture tree in tests). */
 export function writeHostFiles(root: string, name: string | null): void {
-  mkdirSync(join(root, "etc"), { recursive: true });
-  writeFileSync(join(root, "etc", "hosts"), hostsFile(name));
-  if (name) writeFileSync(join(root, "etc", "hostname"), `${name}\n`);
+  makeDirs(joinPath(root, "etc"));
+  writeText(joinPath(root, "etc", "hosts"), hostsFile(name));
+  if (name) writeText(joinPath(root, "etc", "hostname"), `${name}\n`);
 }
 
 export function applyHostname(name: string | null, root = "/"): void {

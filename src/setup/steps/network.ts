@@ -3,8 +3,7 @@
  * the MSB_NET_IPV4/IPV6 addresses (IPv6 without DAD so it works at once), link up, default
  * routes via the gateways, and /etc/resolv.conf with the DNS servers (IPv4 first).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { joinPath, makeDirs, writeText } from "../../sys/files.ts";
 import {
   defaultRouteMessage,
   ifindex,
@@ -63,7 +62,7 @@ export function configureInterface(
   }
   const resolv = resolvConf(ipv4, ipv6);
   if (resolv) {
-    mkdirSync(join(root, "etc"), { recursive: true });
-    writeFileSync(join(root, "etc", "resolv.conf"), resolv);
+    makeDirs(joinPath(root, "etc"));
+    writeText(joinPath(root, "etc", "resolv.conf"), resolv);
   }
 }

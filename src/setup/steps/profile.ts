@@ -1,6 +1,5 @@
 /** Step 11: the /etc/profile block that puts /.msb/scripts on PATH for login shells, added once. */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendText, exists, joinPath, makeDirs, readText } from "../../sys/files.ts";
 
 export const PROFILE_BEGIN = "# >>> microsandbox scripts path >>>";
 export const PROFILE_BLOCK = [
@@ -14,9 +13,9 @@ export const PROFILE_BLOCK = [
 ].join("\n");
 
 export function addProfileBlock(root = "/"): void {
-  const profile = join(root, "etc", "profile");
-  const current = existsSync(profile) ? readFileSync(profile, "utf8") : "";
+  const profile = joinPath(root, "etc", "profile");
+  const current = exists(profile) ? readText(profile) : "";
   if (current.includes(PROFILE_BEGIN)) return;
-  mkdirSync(join(root, "etc"), { recursive: true });
-  appendFileSync(profile, (current === "" || current.endsWith("\n") ? "" : "\n") + PROFILE_BLOCK);
+  makeDirs(joinPath(root, "etc"));
+  appendText(profile, (current === "" || current.endsWith("\n") ? "" : "\n") + PROFILE_BLOCK);
 }

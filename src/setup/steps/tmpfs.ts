@@ -1,5 +1,5 @@
 /** Step 7: MSB_TMPFS entries: tmpfs with size=<bytes>,mode=<octal>, nosuid,nodev,relatime (+noexec). */
-import { mkdirSync } from "node:fs";
+import { makeDirs } from "../../sys/files.ts";
 import { mount, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RELATIME } from "../../sys/mount.ts";
 import type { Tmpfs } from "../grammar.ts";
 
@@ -15,7 +15,7 @@ export function tmpfsData(t: Tmpfs): string {
 
 export function mountTmpfs(entries: readonly Tmpfs[]): void {
   for (const t of entries) {
-    mkdirSync(t.path, { recursive: true });
+    makeDirs(t.path);
     const flags = MS_NOSUID | MS_NODEV | MS_RELATIME | (t.noexec ? MS_NOEXEC : 0);
     mount("tmpfs", t.path, "tmpfs", flags, tmpfsData(t));
   }
