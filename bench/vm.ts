@@ -50,6 +50,8 @@ const guestMs = async (cmd: string) => {
 };
 /** init's JavaScriptCore settings for agentd, for the runs of agentd's binary as plain Bun. */
 const heapEnv = "BUN_JSC_forceRAMSize=16777216 BUN_JSC_useDFGJIT=0";
+/** All of init's JavaScriptCore settings for agentd (init/init.c). */
+const initEnv = `${heapEnv} BUN_JSC_useBaselineJIT=0 BUN_JSC_smallHeapSize=3145728`;
 /** Resets agentd's peak RSS (VmHWM) so the next reading covers one phase only. */
 const resetPeak = () => sh("echo 5 > /proc/$(pidof agentd)/clear_refs");
 const peaks: Record<string, number> = {};
@@ -591,6 +593,45 @@ rows.push({
 });
 rows.push({ metric: "  the same, second start (warm)", value: await guestMs(runHello), unit: "ms" });
 await sh("rm -f /tmp/hello");
+// The least any Bun agent of this design does before it can answer (bench/skeleton/main.ts): its
+// port thread's Worker and libc opened through bun:ffi on both threads, until the Worker's first
+// message. Run cold once, with init's settings for agentd, timed from just before its exec.
+const skeleton = join(dir, "skeleton");
+Bun.spawnSync([
+  process.execPath,
+  "build",
+  "--compile",
+  "--bytecode",
+  "--compile-exec-argv=--smol",
+  "bench/skeleton/main.ts",
+  "bench/skeleton/worker.ts",
+  "--outfile",
+  skeleton,
+]);
+await c.writeFile("/tmp/skeleton", await Bun.file(skeleton).bytes(), 0o755);
+const skel = (
+  await sh(
+    `a=$(cut -d' ' -f1 /proc/uptime); ${initEnv} /.agentd/lib/ld-linux-x86-64.so.2 ` +
+      `--library-path /.agentd/lib /tmp/skeleton; echo "$a"; rm -f /tmp/skeleton`,
+  )
+)
+  .trim()
+  .split("\n");
+const skelAt = JSON.parse(skel[0] ?? "{}") as Record<string, number>;
+const skelStart = Number(skel[1]) * 1000;
+for (const [key, what] of [
+  ["line", "first line"],
+  ["worker", "Worker constructed (its process.nextTick)"],
+  ["ffi", "bun:ffi loaded, libc opened"],
+  ["message", "the Worker's first message"],
+] as const) {
+  rows.push({
+    metric: `  a Bun agent's skeleton, cold: ${what}`,
+    value: (skelAt[key] ?? NaN) - skelStart,
+    unit: "ms",
+    note: "after its exec, ±10 ms",
+  });
+}
 rows.push({
   metric: "agentd setup (with any wait for the modules)",
   value: Number(ready.init_time_ns) / 1e6,
