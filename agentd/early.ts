@@ -1,9 +1,15 @@
 /**
  * agentd's first module (main.ts imports it before anything else): in guest mode it starts the
- * port reader's Worker before the rest of agentd is even loaded (see port/reader-start.ts).
+ * port reader's Worker before the rest of agentd is even loaded (see port/reader-start.ts), and
+ * notes when (performance.now(): libc, and so the kernel's clock, is not open yet; main.ts maps
+ * these onto it for the boot line, boot-line.ts).
  */
 import { startReader } from "../src/agent/port/reader-start.ts";
 import { parseArgs } from "./args.ts";
 
+export const startMarks = { firstLine: performance.now(), workerStarted: NaN };
 const args = parseArgs(process.argv.slice(2));
-if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) startReader(true);
+if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) {
+  startReader(true);
+  startMarks.workerStarted = performance.now();
+}

@@ -5,6 +5,7 @@
  * which init answers by powering off: user code never runs with a weaker setup than asked for.
  */
 import { Agent } from "../src/agent/agent.ts";
+import { formatBootLine, type BootMarks } from "./boot-line.ts";
 import type { AgentConfig } from "../src/agent/config.ts";
 import { startHeartbeat } from "../src/agent/heartbeat.ts";
 import { log, writeStderr } from "../src/agent/log.ts";
@@ -122,11 +123,26 @@ async function finishGuest(): Promise<void> {
   process.exit(0);
 }
 
-export async function runGuestMode(config: AgentConfig): Promise<Agent> {
+/** Serves the host; `start` holds when Bun had started agentd and its port thread (main.ts). */
+export async function runGuestMode(
+  config: AgentConfig,
+  start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
+): Promise<Agent> {
   const path = await waitForPort();
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
-  // The heartbeat's first beat loads node:fs/promises (src/lazy-node.ts): after core.ready.
-  servePort(path, agent, () => startHeartbeat(RUNTIME_MOUNT_POINT, agent));
+  // After core.ready: the boot line, and the heartbeat (its first beat loads node:fs/promises).
+  servePort(path, agent, () => {
+    const r = config.ready;
+    const ms = (ns: number | bigint) => Number(ns) / 1e6;
+    const marks = {
+      ...start,
+      mainMs: ms(r.boot_time_ns),
+      setupMs: ms(r.init_time_ns),
+      readyMs: ms(r.ready_time_ns),
+    };
+    log("info", formatBootLine(marks));
+    startHeartbeat(RUNTIME_MOUNT_POINT, agent);
+  });
   return agent;
 }

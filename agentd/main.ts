@@ -2,9 +2,11 @@
  * agentd's entry. Records the start time first (core.ready reports it), installs the handlers
  * that keep a bug from ending the process, then runs host mode or the guest agent.
  */
-import "./early.ts";
+import { startMarks } from "./early.ts";
 import { bootTimeNs } from "../src/sys/clock.ts";
 const startedNs = bootTimeNs();
+/** performance.now() on the kernel's clock (ms), from one reading of both. */
+const perfToBootMs = Number(startedNs) / 1e6 - performance.now();
 
 import { nodeOs } from "../src/lazy-node.ts";
 import { joinPath, parentDir, writeText } from "../src/sys/files.ts";
@@ -115,7 +117,13 @@ async function main(): Promise<void> {
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
     spillDir: socket === null ? "/run/agentd-spill" : joinPath(nodeOs().tmpdir(), "agentd-spill"),
   };
-  agent = socket === null ? await runGuestMode(config) : runHostMode(socket, runtimeDir, config);
+  agent =
+    socket === null
+      ? await runGuestMode(config, {
+          firstLineMs: startMarks.firstLine + perfToBootMs,
+          workerStartedMs: startMarks.workerStarted + perfToBootMs,
+        })
+      : runHostMode(socket, runtimeDir, config);
 }
 
 void main();

@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConnection } from "node:net";
+import { parseBootLine } from "../../agentd/boot-line.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { consoleOf, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
@@ -56,6 +57,24 @@ test("core.ready times are consistent nanoseconds since boot", async () => {
   expect(boot > 100_000_000n && boot < 60_000_000_000n).toBe(true);
   const uptime = Number(text((await c.exec("cat", ["/proc/uptime"]).collect()).stdout).split(" ")[0]);
   expect(Number(ready) / 1e9).toBeLessThan(uptime);
+  c.close();
+  await c.closed();
+});
+
+test("the console's boot line splits agentd's start on the kernel's clock, as core.ready has it", async () => {
+  const c = await guest.connect();
+  const r = await c.ready;
+  const marks = parseBootLine(await untilConsole(guest, (log) => parseBootLine(log) !== null, 5000));
+  expect(marks).not.toBeNull();
+  const m = marks!;
+  // Rounded to 0.1 ms in the line.
+  expect(Math.abs(m.mainMs - Number(r.boot_time_ns) / 1e6)).toBeLessThan(0.06);
+  expect(Math.abs(m.setupMs - Number(r.init_time_ns) / 1e6)).toBeLessThan(0.06);
+  expect(Math.abs(m.readyMs - Number(r.ready_time_ns) / 1e6)).toBeLessThan(0.06);
+  expect(m.firstLineMs).toBeGreaterThan(100);
+  expect(m.firstLineMs).toBeLessThan(m.workerStartedMs);
+  expect(m.workerStartedMs).toBeLessThan(m.mainMs);
+  expect(m.mainMs + m.setupMs).toBeLessThan(m.readyMs);
   c.close();
   await c.closed();
 });
