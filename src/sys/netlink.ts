@@ -16,6 +16,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
 
 export const SIOCGIFFLAGS = 0x8913;
+export const SIOCGIFADDR = 0x8915;
 export const SIOCSIFFLAGS = 0x8914;
 export const SIOCSIFMTU = 0x8922;
 export const SIOCSIFHWADDR = 0x8924;
@@ -79,6 +80,34 @@ export function setLinkUp(iface: string, up: boolean): void {
     const flags = view.getUint16(16, true);
     view.setUint16(16, up ? flags | IFF_UP : flags & ~IFF_UP, true);
     ioctl(fd, SIOCSIFFLAGS, req, "SIOCSIFFLAGS", iface);
+  });
+}
+
+/** The IPv4 address of `iface` (SIOCGIFADDR), or null when it has none. */
+export function ipv4Address(iface: string): Uint8Array | null {
+  return withSocket(AF_INET, SOCK_DGRAM, 0, iface, (fd) => {
+    const req = ifreq(iface);
+    // EADDRNOTAVAIL: no address; anything else is an error like any other ioctl's.
+    if (libc().ioctl(fd, SIOCGIFADDR, ptr(req)) !== 0) {
+      const e = errnoNow();
+      if (e === 99) return null;
+      throw new SysError("ioctl(SIOCGIFADDR)", iface, e);
+    }
+    // ifr_addr at 16 is a sockaddr_in: family, port, then the address.
+    return req.slice(20, 24);
+  });
+}
+
+/**
+ * Whether /proc/net/if_inet6's text lists `addr` on `iface` (lines of the address in 32 hex
+ * digits, index, prefix, scope, flags and the interface's name).
+ */
+export function hasInet6Address(ifInet6: string, iface: string, addr: Uint8Array): boolean {
+  const hex = [...addr].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return ifInet6.split("\n").some((line) => {
+    // Split by hand: a first regular expression costs milliseconds at boot (files.ts).
+    const f = line.split(" ").filter((x) => x !== "");
+    return f.length >= 6 && f[0] === hex && f[5] === iface;
   });
 }
 

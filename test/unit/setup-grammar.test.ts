@@ -18,7 +18,7 @@ import { hostsFile } from "../../src/setup/steps/hostname.ts";
 import { resolvConf } from "../../src/setup/steps/network.ts";
 import { PROFILE_BLOCK } from "../../src/setup/steps/profile.ts";
 import { tmpfsData } from "../../src/setup/steps/tmpfs.ts";
-import { defaultRouteMessage, newAddrMessage } from "../../src/sys/netlink.ts";
+import { defaultRouteMessage, hasInet6Address, newAddrMessage } from "../../src/sys/netlink.ts";
 
 const bad = (f: () => unknown, message: string) => expect(f).toThrow(message);
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -230,4 +230,18 @@ describe("generated files and messages", () => {
     expect([m[16], m[17], m[20], m[21], m[22], m[23]]).toEqual([2, 0, 254, 3, 0, 1]);
     expect(hex(m.subarray(28))).toBe("080005000a000202" + "0800040002000000");
   });
+});
+
+test("hasInet6Address finds an address on an interface in /proc/net/if_inet6's text", () => {
+  const text = [
+    "fe80000000000000505400fffe123456 02 40 20 80     eth0",
+    "00000000000000000000000000000001 01 80 10 80       lo",
+    "fd000000000000000000000000000002 02 40 00 80     eth0",
+    "",
+  ].join("\n");
+  expect(hasInet6Address(text, "lo", parseIpv6("::1")!)).toBe(true);
+  expect(hasInet6Address(text, "eth0", parseIpv6("fd00::2")!)).toBe(true);
+  expect(hasInet6Address(text, "eth0", parseIpv6("::1")!)).toBe(false);
+  expect(hasInet6Address(text, "lo", parseIpv6("fd00::2")!)).toBe(false);
+  expect(hasInet6Address("", "lo", parseIpv6("::1")!)).toBe(false);
 });
