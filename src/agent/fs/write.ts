@@ -9,7 +9,8 @@
  * against the connection's inbound budget.
  */
 import type { FileHandle } from "node:fs/promises";
-import { nodeFsPromises, nodePath } from "../../lazy-node.ts";
+// node:fs/promises and node:path, loaded on first use (src/lazy-node.ts).
+import { nodeFsPromises as fsp, nodePath } from "../../lazy-node.ts";
 import type { InboundBudget } from "../inbound-budget.ts";
 import { errnoError, fsFailure, step } from "./errors.ts";
 import type { PartialJournal } from "./partials.ts";
@@ -32,7 +33,7 @@ const IN_PLACE_ERRORS = new Set(["EACCES", "EPERM", "EROFS", "EBUSY", "EXDEV"]);
 
 async function resolveTarget(path: string): Promise<string> {
   try {
-    if ((await nodeFsPromises().lstat(path)).isSymbolicLink()) return await nodeFsPromises().realpath(path);
+    if ((await fsp().lstat(path)).isSymbolicLink()) return await fsp().realpath(path);
   } catch {
     // Missing target or dangling link: write the path as given.
   }
@@ -61,10 +62,8 @@ export class WriteSession {
 
   async #open(): Promise<void> {
     this.#target = await resolveTarget(this.path);
-    await step("mkdir parent", () =>
-      nodeFsPromises().mkdir(nodePath().dirname(this.#target), { recursive: true }),
-    );
-    const existing = await nodeFsPromises()
+    await step("mkdir parent", () => fsp().mkdir(nodePath().dirname(this.#target), { recursive: true }));
+    const existing = await fsp()
       .stat(this.#target)
       .catch(() => null);
     if (existing?.isDirectory()) throw fsFailure("open for write", errnoError("EISDIR", "is a directory"));
@@ -74,12 +73,12 @@ export class WriteSession {
     );
     try {
       this.journal?.add(temp);
-      this.#fh = await nodeFsPromises().open(temp, "wx", 0o600);
+      this.#fh = await fsp().open(temp, "wx", 0o600);
       this.#temp = temp;
     } catch (e) {
       this.journal?.remove(temp);
       if (!IN_PLACE_ERRORS.has((e as { code?: string }).code ?? "")) throw fsFailure("open for write", e);
-      this.#fh = await step("open for write", () => nodeFsPromises().open(this.#target, "w"));
+      this.#fh = await step("open for write", () => fsp().open(this.#target, "w"));
     }
     const fh = this.#fh;
     await step("set permissions", async () => {
@@ -130,10 +129,10 @@ export class WriteSession {
     this.#done = true;
     if (!this.#temp) return;
     try {
-      await nodeFsPromises().rename(this.#temp, this.#target);
+      await fsp().rename(this.#temp, this.#target);
     } catch (e) {
       if (!IN_PLACE_ERRORS.has((e as { code?: string }).code ?? "")) {
-        await nodeFsPromises()
+        await fsp()
           .unlink(this.#temp)
           .catch(() => {});
         throw fsFailure("write", e);
@@ -148,11 +147,11 @@ export class WriteSession {
   async #copyInPlace(): Promise<void> {
     const temp = this.#temp!;
     try {
-      await step("write", () => nodeFsPromises().copyFile(temp, this.#target));
-      const fh = await step("open for write", () => nodeFsPromises().open(this.#target, "r+"));
+      await step("write", () => fsp().copyFile(temp, this.#target));
+      const fh = await step("open for write", () => fsp().open(this.#target, "r+"));
       await step("flush", () => fh.sync()).finally(() => fh.close());
     } finally {
-      await nodeFsPromises()
+      await fsp()
         .unlink(temp)
         .catch(() => {});
     }
@@ -165,7 +164,7 @@ export class WriteSession {
     await this.#busy.catch(() => {});
     await this.#fh?.close().catch(() => {});
     if (this.#temp) {
-      await nodeFsPromises()
+      await fsp()
         .unlink(this.#temp)
         .catch(() => {});
       this.journal?.remove(this.#temp);
