@@ -123,10 +123,14 @@ async function finishGuest(): Promise<void> {
   process.exit(0);
 }
 
-/** Serves the host; `start` holds when Bun had started agentd and its port thread (main.ts). */
+/**
+ * Serves the host; `start` holds when Bun had started agentd and its port thread (main.ts).
+ * `afterReady` runs once the reader has first reported, before any request is read.
+ */
 export async function runGuestMode(
   config: AgentConfig,
   start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
+  afterReady: () => void,
 ): Promise<Agent> {
   const path = await waitForPort();
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
@@ -142,6 +146,7 @@ export async function runGuestMode(
       readyMs: ms(r.ready_time_ns),
     };
     log("info", formatBootLine(marks));
+    afterReady();
     startHeartbeat(RUNTIME_MOUNT_POINT, agent);
   });
   return agent;

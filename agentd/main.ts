@@ -97,14 +97,19 @@ async function main(): Promise<void> {
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
   const setupNs = socket === null ? await setUpGuest() : 0n;
-  // Upload temp files an earlier agentd left behind (killed mid-write) are removed first.
+  // Upload temp files an earlier agentd left behind (killed mid-write) are removed before the
+  // first request: in host mode now, in the guest right after core.ready (no request can come
+  // before it), with the OOM score, so that neither holds up boot-to-ready.
   const partials = new PartialJournal(
     socket === null
       ? "/run/agentd/partials"
       : joinPath(runtimeDir ?? nodeOs().tmpdir(), "agentd-partials.journal"),
   );
-  partials.cleanup();
-  if (socket === null) protectFromOom();
+  if (socket !== null) partials.cleanup();
+  const afterReady = () => {
+    partials.cleanup();
+    protectFromOom();
+  };
   const config: AgentConfig = {
     baseEnv: childBaseEnv(),
     execHelper: execHelper ?? joinPath(parentDir(process.execPath), "agentd-exec"),
@@ -119,10 +124,14 @@ async function main(): Promise<void> {
   };
   agent =
     socket === null
-      ? await runGuestMode(config, {
-          firstLineMs: startMarks.firstLine + perfToBootMs,
-          workerStartedMs: startMarks.workerStarted + perfToBootMs,
-        })
+      ? await runGuestMode(
+          config,
+          {
+            firstLineMs: startMarks.firstLine + perfToBootMs,
+            workerStartedMs: startMarks.workerStarted + perfToBootMs,
+          },
+          afterReady,
+        )
       : runHostMode(socket, runtimeDir, config);
 }
 

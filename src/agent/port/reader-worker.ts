@@ -38,6 +38,7 @@ import { flushLog, log } from "../log.ts";
 declare const self: Worker;
 
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
+import { libc } from "../../sys/libc.ts";
 const NONE: number[] = [];
 /** While the host is away, look again this often. */
 const HUP_RETRY_MS = 50;
@@ -93,8 +94,16 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
       else self.postMessage({ kind: up ? "up" : "down" });
     }
   };
+  let logUnflushed = true;
   for (;;) {
     try {
+      // The warm-up's line, if the console had no room for it yet (this thread's event loop,
+      // which would retry it, does not run again): written once the first round has said whether
+      // a host is there, so that it does not hold up core.ready (a console write: ~3 ms at boot).
+      if (logUnflushed && connected !== null) {
+        logUnflushed = false;
+        flushLog();
+      }
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const copyCount = copy ? copy.collect() : 0;
@@ -179,12 +188,15 @@ function discardPending(fd: number, scratch: Uint8Array): void {
 }
 
 /** The first message may ask for a warm-up (guest mode, port/warm-up.ts); the next is the init. */
+// libc opened at once, while the main thread still evaluates agentd's modules: bun:ffi compiles
+// each thread's calls with TinyCC, and the main thread, which opens libc after its modules, then
+// finds the compiler's code already translated by TCG (six boots each: agentd's main 19-33 ms
+// after its Worker was constructed against 37-56).
+libc();
+
 self.onmessage = (event: MessageEvent<ReaderInit | WarmUpRequest>) => {
   const m = event.data;
   if (!("warmUp" in m)) {
-    // The warm-up's line, if the console had no room for it yet: this thread's event loop, which
-    // would retry it, does not run again.
-    flushLog();
     return run(m);
   }
   const t0 = performance.now();
