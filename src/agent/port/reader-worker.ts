@@ -100,7 +100,8 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
       // The warm-up's line, if the console had no room for it yet (this thread's event loop,
       // which would retry it, does not run again): written once the first round has said whether
       // a host is there, so that it does not hold up core.ready (a console write: ~3 ms at boot).
-      if (logUnflushed && connected !== null) {
+      // Host mode has no port to report and no warm-up: its first round.
+      if (logUnflushed && (connected !== null || fd < 0)) {
         logUnflushed = false;
         flushLog();
       }
