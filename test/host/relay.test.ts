@@ -6,12 +6,14 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { SPLICE_HELPER } from "../../src/host/vm/relay.ts";
+import { readFd, socketPair, writeFd } from "../../src/sys/fd-io.ts";
+import { closeFd } from "../../src/sys/libc.ts";
 import { STAND_IN_READY as READY } from "../support.ts";
 import { ROOT } from "./harness.ts";
 
@@ -152,3 +154,53 @@ for (const { name, helper } of modes) {
     }, 30_000);
   });
 }
+
+describe("the splice helper on its own", () => {
+  /** CPU ticks (user + system, 1/100 s) of `pid` so far. */
+  const cpuTicks = (pid: number) => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]);
+  };
+
+  test("QEMU's side hangs up while the client is not reading: the helper waits without spinning, then delivers every byte", async () => {
+    const [client, clientPeer] = socketPair();
+    const [upstream, upstreamPeer] = socketPair();
+    const head = Buffer.alloc(4); // nothing read ahead for either side
+    const helper = Bun.spawn([SPLICE_HELPER], { stdio: [head, "inherit", "inherit", client, upstream] });
+    closeFd(client);
+    closeFd(upstream);
+    // Fill the helper's pipe toward the client (1 MiB) and the client's socket: QEMU's side
+    // writes until nothing more is taken for a while.
+    const sent: Buffer[] = [];
+    const chunk = pattern(64 * 1024, 7);
+    for (let idle = 0; idle < 20;) {
+      const n = writeFd(upstreamPeer, chunk, "upstream stand-in");
+      if (n > 0) {
+        sent.push(chunk.subarray(0, n));
+        idle = 0;
+      } else {
+        idle++;
+        await Bun.sleep(25);
+      }
+    }
+    expect(Buffer.concat(sent).length).toBeGreaterThan(MiB);
+    closeFd(upstreamPeer); // QEMU gone, its last bytes still in the helper's pipe
+    await Bun.sleep(200);
+    const before = cpuTicks(helper.pid);
+    await Bun.sleep(1000);
+    // Spinning, it would take ~100 ticks of a core in this second.
+    expect(cpuTicks(helper.pid) - before).toBeLessThan(5);
+    // The client reads again: it gets all of it, in order, and the helper ends.
+    const got: Buffer[] = [];
+    const buf = new Uint8Array(256 * 1024);
+    for (let i = 0; i < 2000; i++) {
+      const n = readFd(clientPeer, buf, "client stand-in");
+      if (n > 0) got.push(Buffer.from(buf.subarray(0, n)));
+      else if (n === 0) break;
+      else await Bun.sleep(5);
+    }
+    closeFd(clientPeer);
+    expect(sha(Buffer.concat(got))).toBe(sha(Buffer.concat(sent)));
+    expect(await helper.exited).toBe(0);
+  });
+});

@@ -133,6 +133,12 @@ int main(void) {
         {.fd = CLIENT, .events = (short)((!down.ended && down.held < PIPE_SIZE ? POLLIN : 0) |
                                          (up.held ? POLLOUT : 0))},
     };
+    /* A descriptor nothing is wanted from stays out of the poll: poll(2) reports POLLHUP whatever
+       the events, and a side that hung up while its pipe was full (the other side not reading)
+       would wake the loop at once, forever (seen: a helper at 100% of a core after its QEMU was
+       killed under a client that had stopped reading). Its end is seen once the pipe has room. */
+    for (int i = 0; i < 2; i++)
+      if (p[i].events == 0) p[i].fd = -1;
     if (poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
       break;
