@@ -17,8 +17,9 @@ export const EINTR = 4;
 
 const cstr = (s: string) => Buffer.from(s + "\0");
 
-export function openFd(path: string, flags: number): number {
-  return check(libc().open(cstr(path), flags, 0), "open", path);
+/** open(2); `mode` is for a file O_CREAT makes (before the umask). */
+export function openFd(path: string, flags: number, mode = 0): number {
+  return check(libc().open(cstr(path), flags, mode), "open", path);
 }
 
 /** read(2): bytes read, 0 at end, -EAGAIN when nothing is there now. Throws on other errors. */

@@ -9,7 +9,8 @@
  *
  * Errors are SysErrors naming the call and the path ("mkdir(/x/y): EACCES: Permission denied").
  */
-import { check, errnoNow, libc, SysError } from "./libc.ts";
+import { O_CLOEXEC, openFd, readFd, writeFd } from "./fd-io.ts";
+import { check, closeFd, errnoNow, libc, SysError } from "./libc.ts";
 
 const O_RDONLY = 0;
 const O_WRONLY = 0o1;
@@ -17,7 +18,6 @@ const O_CREAT = 0o100;
 const O_TRUNC = 0o1000;
 const O_APPEND = 0o2000;
 const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
 const ENOENT = 2;
 const EEXIST = 17;
 const S_IFMT = 0o170000;
@@ -31,21 +31,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const cstr = (s: string) => encoder.encode(s + "\0");
 
-function openPath(path: string, flags: number, mode = 0): number {
-  return check(libc().open(cstr(path), flags | O_CLOEXEC, mode), "open", path);
-}
+const openPath = (path: string, flags: number, mode = 0) => openFd(path, flags | O_CLOEXEC, mode);
 
 function writeAll(fd: number, bytes: Uint8Array, path: string): void {
-  let done = 0;
-  while (done < bytes.length) {
-    const rest = bytes.subarray(done);
-    const n = Number(libc().write(fd, rest, rest.length));
-    if (n < 0) {
-      const e = errnoNow();
-      if (e === 4) continue; // EINTR
-      throw new SysError("write", path, e);
-    }
-    done += n;
+  for (let done = 0; done < bytes.length;) {
+    const n = writeFd(fd, bytes.subarray(done), path);
+    // -EAGAIN: interrupted (a file's descriptor does not block otherwise); write again.
+    if (n > 0) done += n;
   }
 }
 
@@ -57,12 +49,8 @@ export function readBytes(path: string): Uint8Array {
     let total = 0;
     for (;;) {
       const buf = new Uint8Array(READ_CHUNK);
-      const n = Number(libc().read(fd, buf, buf.length));
-      if (n < 0) {
-        const e = errnoNow();
-        if (e === 4) continue;
-        throw new SysError("read", path, e);
-      }
+      const n = readFd(fd, buf, path);
+      if (n < 0) continue; // interrupted: read again
       if (n === 0) break;
       chunks.push(buf.subarray(0, n));
       total += n;
@@ -76,7 +64,7 @@ export function readBytes(path: string): Uint8Array {
     }
     return out;
   } finally {
-    libc().close(fd);
+    closeFd(fd);
   }
 }
 
@@ -90,7 +78,7 @@ export function writeText(path: string, data: string | Uint8Array, mode = 0o666)
   try {
     writeAll(fd, typeof data === "string" ? encoder.encode(data) : data, path);
   } finally {
-    libc().close(fd);
+    closeFd(fd);
   }
 }
 
@@ -100,13 +88,13 @@ export function appendText(path: string, data: string, mode = 0o666): void {
   try {
     writeAll(fd, encoder.encode(data), path);
   } finally {
-    libc().close(fd);
+    closeFd(fd);
   }
 }
 
 /** Creates `path` empty when missing; leaves an existing file as it is. */
 export function touch(path: string, mode = 0o666): void {
-  libc().close(openPath(path, O_WRONLY | O_CREAT, mode));
+  closeFd(openPath(path, O_WRONLY | O_CREAT, mode));
 }
 
 /** struct stat of `path` (following a final symlink unless `noFollow`), null when nothing is there. */
@@ -141,29 +129,26 @@ export function fileVersion(path: string): string | null {
  * any failure to look (EACCES, ELOOP) is "no".
  */
 export function exists(path: string): boolean {
-  try {
-    return fileMode(path) !== null;
-  } catch {
-    return false;
-  }
+  return modeIfVisible(path) !== null;
 }
 
 /** Whether `path` itself exists, a dangling symlink included (failures are "no", as exists). */
 export function existsNoFollow(path: string): boolean {
-  try {
-    return fileMode(path, true) !== null;
-  } catch {
-    return false;
-  }
+  return modeIfVisible(path, true) !== null;
 }
 
 /** Whether `path` is a directory or a symlink to one (failures are "no", as exists). */
 export function isDirectory(path: string): boolean {
+  const mode = modeIfVisible(path);
+  return mode !== null && (mode & S_IFMT) === S_IFDIR;
+}
+
+/** fileMode, with a failure to look taken for nothing there. */
+function modeIfVisible(path: string, noFollow = false): number | null {
   try {
-    const mode = fileMode(path);
-    return mode !== null && (mode & S_IFMT) === S_IFDIR;
+    return fileMode(path, noFollow);
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -217,7 +202,7 @@ export function listDir(path: string): string[] {
       names.push(...direntNames(buf, view, n));
     }
   } finally {
-    libc().close(fd);
+    closeFd(fd);
   }
 }
 

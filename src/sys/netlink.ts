@@ -43,6 +43,7 @@ const RTPROT_BOOT = 3;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
 const EEXIST = 17;
+const EADDRNOTAVAIL = 99;
 
 export function ifindex(iface: string): number {
   try {
@@ -90,7 +91,7 @@ export function ipv4Address(iface: string): Uint8Array | null {
     // EADDRNOTAVAIL: no address; anything else is an error like any other ioctl's.
     if (libc().ioctl(fd, SIOCGIFADDR, ptr(req)) !== 0) {
       const e = errnoNow();
-      if (e === 99) return null;
+      if (e === EADDRNOTAVAIL) return null;
       throw new SysError("ioctl(SIOCGIFADDR)", iface, e);
     }
     // ifr_addr at 16 is a sockaddr_in: family, port, then the address.
