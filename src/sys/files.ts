@@ -55,14 +55,7 @@ export function readBytes(path: string): Uint8Array {
       chunks.push(buf.subarray(0, n));
       total += n;
     }
-    if (chunks.length === 1) return chunks[0]!;
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } finally {
     closeFd(fd);
   }
