@@ -9,6 +9,11 @@
  *      (AGENTD_MODULES_FD) and waits for its end of file before it sets the guest up; init
  *      closes the write end once the last module is loaded (or failed), and notes the moment in
  *      the kernel log ("init: modules loaded"), where the benchmark finds it.
+ *   2b. while Bun starts (and before the modules, so before agentd's setup can run): the kernel
+ *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link, and loopback up.
+ *      agentd's setup does the same (its steps check first and skip what is done); here it costs
+ *      the other vCPU a few milliseconds instead of ~50 ms of agentd's setup, which is on the way
+ *      to core.ready (agentd's boot line: the kernel filesystems 28-35 ms, loopback up 11-12).
  *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
  *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
  *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
@@ -26,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -68,10 +76,41 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void mount_early(const char *src, const char *dst, const char *type, unsigned long flags) {
+static void mount_with(const char *src, const char *dst, const char *type, unsigned long flags,
+                       const char *data) {
   mkdir(dst, 0755);
-  if (mount(src, dst, type, flags, NULL) != 0 && errno != EBUSY)
+  if (mount(src, dst, type, flags, data) != 0 && errno != EBUSY)
     say("mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+static void mount_early(const char *src, const char *dst, const char *type, unsigned long flags) {
+  mount_with(src, dst, type, flags, NULL);
+}
+
+/* The rest of PROTOCOL.md §8.1 with agentd's options (src/setup/steps/base-mounts.ts), and lo up
+   (the kernel then gives it 127.0.0.1/8 and ::1/128). A failure is only logged: agentd's setup
+   tries again and fails the boot if it cannot be done. */
+static void base_setup(void) {
+  const unsigned long kernel_fs = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
+  mount_with("sysfs", "/sys", "sysfs", kernel_fs, NULL);
+  mount_with("cgroup2", "/sys/fs/cgroup", "cgroup2", kernel_fs, NULL);
+  mount_with("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC | MS_RELATIME, "mode=0620,ptmxmode=0666");
+  mount_with("tmpfs", "/dev/shm", "tmpfs", kernel_fs, NULL);
+  if (symlink("/proc/self/fd", "/dev/fd") != 0 && errno != EEXIST) say("/dev/fd: %s", strerror(errno));
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    say("loopback: socket: %s", strerror(errno));
+    return;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) say("loopback: SIOCGIFFLAGS: %s", strerror(errno));
+  else if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) say("loopback: SIOCSIFFLAGS: %s", strerror(errno));
+  }
+  close(s);
 }
 
 static void setup_console(void) {
@@ -195,7 +234,8 @@ int main(void) {
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&mask, sigs[i]);
   sigprocmask(SIG_BLOCK, &mask, NULL);
 
-  /* 2. agentd starts while the modules load; both ends closed after: agentd sees end of file. */
+  /* 2. agentd starts while the kernel filesystems are mounted and the modules load; both ends
+     closed after: agentd sees end of file. */
   int modules_pipe[2] = {-1, -1};
   if (pipe2(modules_pipe, O_CLOEXEC) != 0) say("pipe2: %s (agentd starts after the modules)", strerror(errno));
   double restart_times[MAX_RESTARTS + 1] = {0};
@@ -203,6 +243,7 @@ int main(void) {
   double restart_at = -1;
   pid_t agentd = -1;
   if (modules_pipe[0] >= 0) agentd = start_agentd(0, &mask, modules_pipe[0]);
+  base_setup();
   load_modules();
   if (modules_pipe[0] >= 0) {
     close(modules_pipe[0]);

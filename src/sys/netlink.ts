@@ -4,6 +4,7 @@
  * message builders are pure and tested byte by byte; the senders wait for the kernel's ack and
  * turn a negative one into a SysError naming the request and the interface.
  */
+import { utf8 } from "./cstr.ts";
 import { readText } from "./files.ts";
 import { check, closeFd, errnoNow, libc, ptr, SysError } from "./libc.ts";
 
@@ -55,7 +56,7 @@ export function ifindex(iface: string): number {
 
 function ifreq(iface: string): Uint8Array {
   const req = new Uint8Array(40);
-  req.set(Buffer.from(iface).subarray(0, 15));
+  req.set(utf8(iface).subarray(0, 15));
   return req;
 }
 
@@ -79,7 +80,10 @@ export function setLinkUp(iface: string, up: boolean): void {
     ioctl(fd, SIOCGIFFLAGS, req, "SIOCGIFFLAGS", iface);
     const view = new DataView(req.buffer);
     const flags = view.getUint16(16, true);
-    view.setUint16(16, up ? flags | IFF_UP : flags & ~IFF_UP, true);
+    const wanted = up ? flags | IFF_UP : flags & ~IFF_UP;
+    // Already so (init brings lo up: init/init.c): no change for the kernel to make.
+    if (wanted === flags) return;
+    view.setUint16(16, wanted, true);
     ioctl(fd, SIOCSIFFLAGS, req, "SIOCSIFFLAGS", iface);
   });
 }
@@ -121,7 +125,7 @@ export function setMtu(iface: string, mtu: number): void {
 }
 
 export function macBytes(mac: string): Uint8Array {
-  return Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
+  return new Uint8Array(mac.split(":").map((h) => parseInt(h, 16)));
 }
 
 export function setMac(iface: string, mac: string): void {

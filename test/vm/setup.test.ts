@@ -139,6 +139,38 @@ describe("shares, tmpfs, hostname, network, CA and MSB_USER", () => {
     expect(Buffer.concat(none).length).toBe(0);
   });
 
+  // init mounts these and brings lo up while Bun starts, and agentd's first setup step checks and
+  // skips what is done: each must still be there once, with PROTOCOL.md §8.1's options.
+  test("§8.1's kernel filesystems are each mounted once with their options; /dev/fd; lo up with both addresses", async () => {
+    const r = await sh(c, "cat /proc/self/mountinfo; readlink /dev/fd; ip addr show dev lo");
+    const mounts = r.out
+      .split("\n")
+      .map((l) => l.split(" "))
+      .filter((f) => f.length > 6 && f.includes("-"))
+      .map((f) => {
+        const dash = f.indexOf("-");
+        return { target: f[4]!, options: f[5]!.split(","), type: f[dash + 1]!, fsOptions: f[dash + 3] ?? "" };
+      });
+    const expected: [string, string, string[]][] = [
+      ["/dev", "devtmpfs", ["nosuid"]],
+      ["/proc", "proc", ["nosuid", "nodev", "noexec"]],
+      ["/sys", "sysfs", ["nosuid", "nodev", "noexec", "relatime"]],
+      ["/sys/fs/cgroup", "cgroup2", ["nosuid", "nodev", "noexec", "relatime"]],
+      ["/dev/pts", "devpts", ["nosuid", "noexec", "relatime"]],
+      ["/dev/shm", "tmpfs", ["nosuid", "nodev", "noexec", "relatime"]],
+    ];
+    for (const [target, type, options] of expected) {
+      const at = mounts.filter((m) => m.target === target);
+      expect(at.map((m) => m.type)).toEqual([type]);
+      for (const o of options) expect(at[0]!.options).toContain(o);
+    }
+    expect(mounts.find((m) => m.target === "/dev/pts")!.fsOptions).toContain("ptmxmode=666");
+    expect(r.out).toContain("\n/proc/self/fd\n");
+    expect(r.out).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+    expect(r.out).toContain("inet 127.0.0.1/8 scope host lo");
+    expect(r.out).toContain("inet6 ::1/128 scope host");
+  });
+
   test("MSB_HOSTNAME", async () => {
     const r = await sh(c, "hostname; cat /etc/hostname; head -2 /etc/hosts");
     expect(r.out).toBe(
@@ -250,6 +282,10 @@ describe.each([
     );
     expect((await sh(c, "id", "imageuser")).out).toBe(
       "uid=4242(imageuser) gid=4242(imagegroup) groups=4242(imagegroup)\n",
+    );
+    // The new root has its own kernel filesystems (init's stayed in the initramfs root).
+    expect((await sh(c, "grep -cE ' /(sys|sys/fs/cgroup|dev/pts|dev/shm) ' /proc/self/mountinfo")).out).toBe(
+      "4\n",
     );
     c.close();
     await c.closed();
