@@ -41,7 +41,7 @@ function envelopePrefix(t: MessageTypeName): Uint8Array {
   let cached = ENVELOPE_PREFIX_CACHE.get(t);
   if (!cached) {
     const tBytes = textEncoder.encode(t);
-    cached = Uint8Array.from([
+    cached = new Uint8Array([
       0xa3,
       0x61,
       0x76,
@@ -97,7 +97,7 @@ export function encodeFrame(id: number, message: Message, flags = flagsFor(messa
 export type DataMessageType = "core.exec.stdout" | "core.exec.stderr" | "core.exec.stdin" | "core.fs.data";
 
 /** `a1 64 "data"`: the payload map up to the data's byte-string head. */
-const DATA_KEY = Uint8Array.from([0xa1, 0x64, 0x64, 0x61, 0x74, 0x61]);
+const DATA_KEY = new Uint8Array([0xa1, 0x64, 0x64, 0x61, 0x74, 0x61]);
 
 /**
  * Everything of a `{data}` frame except the data bytes, which end the frame: the frame is

@@ -3,6 +3,7 @@
  * into typed arrays (no copies, no exceptions on EAGAIN), poll, and a wake-up pipe.
  */
 import type { Pointer } from "bun:ffi";
+import { cstr } from "./cstr.ts";
 import { check, errnoNow, libc, ptr, SysError } from "./libc.ts";
 
 export const O_RDWR = 0o2;
@@ -14,8 +15,6 @@ export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const EAGAIN = 11;
 export const EINTR = 4;
-
-const cstr = (s: string) => Buffer.from(s + "\0");
 
 /** open(2); `mode` is for a file O_CREAT makes (before the umask). */
 export function openFd(path: string, flags: number, mode = 0): number {
@@ -156,7 +155,9 @@ export class PollSet {
   }
 
   #fds(): number[] {
-    return Array.from({ length: this.#count }, (_, i) => this.#raw[i * 2]!);
+    const fds: number[] = [];
+    for (let i = 0; i < this.#count; i++) fds.push(this.#raw[i * 2]!);
+    return fds;
   }
 }
 

@@ -1,4 +1,5 @@
 /** mount(2) and umount2(2) with the flag names of <sys/mount.h>. */
+import { cstr } from "./cstr.ts";
 import { check, libc } from "./libc.ts";
 
 export const MS_RDONLY = 0x1;
@@ -13,7 +14,7 @@ export const MS_RELATIME = 0x200000;
 export const MS_SHARED = 0x100000;
 export const MNT_DETACH = 0x2;
 
-const cstr = (s: string | null) => (s === null ? null : Buffer.from(s + "\0"));
+const cOrNull = (s: string | null) => (s === null ? null : cstr(s));
 
 /** mount(2); throws SysError naming the target, the type and the errno. */
 export function mount(
@@ -24,12 +25,12 @@ export function mount(
   data: string | null = null,
 ): void {
   check(
-    libc().mount(cstr(source), cstr(target)!, cstr(fstype), flags, cstr(data)),
+    libc().mount(cstr(source), cstr(target), cOrNull(fstype), flags, cOrNull(data)),
     "mount",
     `${fstype ?? "bind"} ${source} on ${target}`,
   );
 }
 
 export function umount(target: string, flags = 0): void {
-  check(libc().umount2(cstr(target)!, flags), "umount2", target);
+  check(libc().umount2(cstr(target), flags), "umount2", target);
 }

@@ -1,19 +1,20 @@
 /** Whole-system calls: chroot, sethostname, sync, reboot. */
+import { cstr, utf8 } from "./cstr.ts";
 import { check, libc, ptr } from "./libc.ts";
 
 export const RB_POWER_OFF = 0x4321fedc;
 
 export function chroot(path: string): void {
-  check(libc().chroot(Buffer.from(path + "\0")), "chroot", path);
+  check(libc().chroot(cstr(path)), "chroot", path);
 }
 
 /** chdir(2) through libc, so it applies to the process before a chroot (not just to Node's view). */
 export function chdir(path: string): void {
-  check(libc().chdir(Buffer.from(path + "\0")), "chdir", path);
+  check(libc().chdir(cstr(path)), "chdir", path);
 }
 
 export function sethostname(name: string): void {
-  const bytes = Buffer.from(name);
+  const bytes = utf8(name);
   check(libc().sethostname(bytes, bytes.length), "sethostname", name);
 }
 
@@ -26,10 +27,10 @@ export function powerOff(): void {
 }
 
 /** A NULL-terminated array of C strings; `keep` holds the buffers alive across the call. */
-function cStringArray(items: readonly string[], keep: Buffer[]): BigUint64Array {
+function cStringArray(items: readonly string[], keep: Uint8Array[]): BigUint64Array {
   const out = new BigUint64Array(items.length + 1);
   items.forEach((s, i) => {
-    const b = Buffer.from(s + "\0");
+    const b = cstr(s);
     keep.push(b);
     out[i] = BigInt(ptr(b));
   });
@@ -38,12 +39,12 @@ function cStringArray(items: readonly string[], keep: Buffer[]): BigUint64Array 
 
 /** execve(2): replaces this process; returns only by throwing. */
 export function execve(path: string, argv: readonly string[], env: Readonly<Record<string, string>>): never {
-  const keep: Buffer[] = [];
+  const keep: Uint8Array[] = [];
   const args = cStringArray(argv, keep);
   const envp = cStringArray(
     Object.entries(env).map(([k, v]) => `${k}=${v}`),
     keep,
   );
-  check(libc().execve(Buffer.from(path + "\0"), ptr(args), ptr(envp)), "execve", path);
+  check(libc().execve(cstr(path), ptr(args), ptr(envp)), "execve", path);
   throw new Error("execve returned");
 }

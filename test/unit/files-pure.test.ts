@@ -1,5 +1,6 @@
 /** The pure parts of src/sys/files.ts: path joining, parent directories, getdents64 records. */
 import { expect, test } from "bun:test";
+import { cstr, utf8 } from "../../src/sys/cstr.ts";
 import { dirname, join } from "node:path";
 import { direntNames, joinPath, parentDir } from "../../src/sys/files.ts";
 
@@ -65,4 +66,10 @@ test("direntNames stops at a record that would run past the bytes read", () => {
   const bad = records(["one"]);
   new DataView(bad.buffer).setUint16(16, 0, true);
   expect(direntNames(bad, new DataView(bad.buffer), bad.length)).toEqual([]);
+});
+
+test("cstr and utf8: UTF-8 bytes, the C string with one NUL at its end", () => {
+  expect([...utf8("é/x")]).toEqual([0xc3, 0xa9, 0x2f, 0x78]);
+  expect([...cstr("é/x")]).toEqual([0xc3, 0xa9, 0x2f, 0x78, 0]);
+  expect([...cstr("")]).toEqual([0]);
 });

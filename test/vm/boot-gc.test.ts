@@ -9,6 +9,7 @@
  */
 import { expect, test } from "bun:test";
 import { AgentClient } from "../../src/host/client.ts";
+import { parseBootLine } from "../../agentd/boot-line.ts";
 import { bootGuest, text, untilConsole } from "./harness.ts";
 
 test("no garbage collection set off by allocation between agentd's start and the first host", async () => {
@@ -18,9 +19,12 @@ test("no garbage collection set off by allocation between agentd's start and the
     await c.ready;
     expect(text((await c.exec("echo", ["up"]).collect()).stdout)).toBe("up\n");
     c.close();
-    const console = await untilConsole(guest, (l) => l.includes("host connected"));
-    const beforeHost = console.slice(0, console.indexOf("host connected"));
-    expect(beforeHost).toContain("agentd: serving on");
+    // Up to the boot line, written right after core.ready (agentd/boot-line.ts).
+    const console = await untilConsole(guest, (l) => parseBootLine(l) !== null);
+    const bootLine = console.indexOf("agentd: boot (ms");
+    expect(bootLine).toBeGreaterThan(0);
+    const beforeHost = console.slice(0, bootLine);
+    expect(beforeHost).toContain("agentd: host connected");
     // The GC log is on: each heap says so when it starts.
     expect(beforeHost).toMatch(/\[GC<0x[0-9a-f]+>: starting/);
     const requested = beforeHost

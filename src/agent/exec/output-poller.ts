@@ -106,7 +106,8 @@ export function outputPoller(): OutputPoller {
 /** Host mode: the polling Worker with no port, for the output pipes alone. */
 function standalonePoller(): OutputPoller {
   const [wakeRead, wakeWrite] = wakePipe();
-  const poller = new OutputPoller(() => writeFd(wakeWrite, Uint8Array.of(1), "poller wake pipe"));
+  const one = new Uint8Array([1]);
+  const poller = new OutputPoller(() => writeFd(wakeWrite, one, "poller wake pipe"));
   // Found by its path from the bundle root inside the compiled binary (see port-link.ts).
   const worker = new Worker("./src/agent/port/reader-worker.ts");
   worker.onmessage = (event: MessageEvent<{ kind: string; ready?: number[]; message?: string }>) => {

@@ -17,8 +17,9 @@ import {
 } from "../../sys/netlink.ts";
 import type { IpConfig, NetLink } from "../grammar.ts";
 
-const LOOPBACK_V4 = Uint8Array.of(127, 0, 0, 1);
-const LOOPBACK_V6 = Uint8Array.of(...new Array(15).fill(0), 1);
+const LOOPBACK_V4 = new Uint8Array([127, 0, 0, 1]);
+const LOOPBACK_V6 = new Uint8Array(16);
+LOOPBACK_V6[15] = 1;
 
 /**
  * Linux gives lo 127.0.0.1/8 and ::1/128 itself when it comes up (devinet.c, addrconf.c), so
