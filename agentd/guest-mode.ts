@@ -13,6 +13,7 @@ import { findPort } from "../src/agent/port/find-port.ts";
 import { servePort } from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
 import { parseSetup } from "../src/setup/grammar.ts";
+import { NOTHING_REPORTED, parseInitReport, type InitReport } from "../src/setup/init-report.ts";
 import { setupSteps } from "../src/setup/plan.ts";
 import { enterSwitchedRoot } from "../src/setup/steps/block-root.ts";
 import { installCa } from "../src/setup/steps/ca.ts";
@@ -29,25 +30,39 @@ export const MODULES_FD_ENV = "AGENTD_MODULES_FD";
 /** How long to wait for the port's device node after the modules were loaded. */
 const PORT_WAIT_MS = 5000;
 
+/** More than init ever writes (init-report.ts); the rest would be dropped. */
+const INIT_REPORT_MAX = 4096;
+
 /**
  * init loads the kernel modules while Bun starts (the two take about as long under TCG); every
  * setup step may need one (virtio devices, virtiofs, ext4), so setup waits for init's end of
- * file here. A blocking read on the main thread: nothing else runs yet, and a SIGTERM is taken
- * as soon as the read returns. Without the variable (host mode, a restart) there is no wait.
+ * file here, and takes what init reports it set up itself (src/setup/init-report.ts). A blocking
+ * read on the main thread: nothing else runs yet, and a SIGTERM is taken as soon as the read
+ * returns. Without the variable (host mode, a restart) there is no wait and no report; after a
+ * failed read, no report either (setup then does every step).
  */
-function waitForInitModules(): void {
+function waitForInitModules(): InitReport {
   const raw = process.env[MODULES_FD_ENV];
   delete process.env[MODULES_FD_ENV];
   const fd = Number(raw);
-  if (raw === undefined || !Number.isInteger(fd) || fd < 3) return;
-  const buf = new Uint8Array(16);
+  if (raw === undefined || !Number.isInteger(fd) || fd < 3) return NOTHING_REPORTED;
+  const buf = new Uint8Array(INIT_REPORT_MAX);
+  let filled = 0;
   try {
-    while (readFd(fd, buf, "init's modules pipe") !== 0) {}
+    for (;;) {
+      // Once full, later bytes are read into the scratch tail and dropped, until end of file.
+      const into = filled < buf.length ? buf.subarray(filled) : buf.subarray(buf.length - 64);
+      const n = readFd(fd, into, "init's modules pipe");
+      if (n === 0) break;
+      if (n > 0 && filled < buf.length) filled += n;
+    }
   } catch (e) {
     log("warn", `waiting for init's modules: ${(e as Error).message}`);
+    return NOTHING_REPORTED;
   } finally {
     closeFd(fd);
   }
+  return parseInitReport(new TextDecoder().decode(buf.subarray(0, filled)));
 }
 
 function fatal(step: string, reason: string): never {
@@ -77,8 +92,8 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     );
     Object.assign(exported, installCa()?.env ?? {});
   } else {
-    waitForInitModules();
-    const all = setupSteps(parsed.config, exported);
+    const byInit = waitForInitModules();
+    const all = setupSteps(parsed.config, exported, byInit);
     // No filter() on the way to core.ready: its first call compiles the builtin (~5 ms, cstr.ts).
     const steps = only === null ? all : all.filter((s) => only.includes(s.id));
     try {

@@ -10,10 +10,11 @@
  *      closes the write end once the last module is loaded (or failed), and notes the moment in
  *      the kernel log ("init: modules loaded"), where the benchmark finds it.
  *   2b. while Bun starts (and before the modules, so before agentd's setup can run): the kernel
- *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link, and loopback up.
- *      agentd's setup does the same (its steps check first and skip what is done); here it costs
- *      the other vCPU a few milliseconds instead of ~50 ms of agentd's setup, which is on the way
- *      to core.ready (agentd's boot line: the kernel filesystems 28-35 ms, loopback up 11-12).
+ *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link, and loopback up,
+ *      each reported on the modules pipe once done in full; after the modules, the runtime share. agentd's setup skips what init
+ *      reports and does the rest itself; here it costs the other vCPU a few milliseconds, where
+ *      in agentd's setup, on the way to core.ready, it took ~50 ms under TCG (the kernel
+ *      filesystems 28-35 ms, loopback up 11-12; checking that they are there, 20-30).
  *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
  *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
  *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
@@ -76,41 +77,69 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void mount_with(const char *src, const char *dst, const char *type, unsigned long flags,
-                       const char *data) {
+/* 0 when mounted (or something already is: EBUSY), -1 after logging why not. */
+static int mount_with(const char *src, const char *dst, const char *type, unsigned long flags,
+                      const char *data) {
   mkdir(dst, 0755);
-  if (mount(src, dst, type, flags, data) != 0 && errno != EBUSY)
-    say("mount %s on %s: %s", type, dst, strerror(errno));
+  if (mount(src, dst, type, flags, data) == 0 || errno == EBUSY) return 0;
+  say("mount %s on %s: %s", type, dst, strerror(errno));
+  return -1;
 }
 
 static void mount_early(const char *src, const char *dst, const char *type, unsigned long flags) {
-  mount_with(src, dst, type, flags, NULL);
+  (void)mount_with(src, dst, type, flags, NULL);
 }
 
-/* The rest of PROTOCOL.md §8.1 with agentd's options (src/setup/steps/base-mounts.ts), and lo up
-   (the kernel then gives it 127.0.0.1/8 and ::1/128). A failure is only logged: agentd's setup
-   tries again and fails the boot if it cannot be done. */
-static void base_setup(void) {
+/* The rest of PROTOCOL.md §8.1 with agentd's options (src/setup/steps/base-mounts.ts). */
+static int kernel_filesystems(void) {
   const unsigned long kernel_fs = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME;
-  mount_with("sysfs", "/sys", "sysfs", kernel_fs, NULL);
-  mount_with("cgroup2", "/sys/fs/cgroup", "cgroup2", kernel_fs, NULL);
-  mount_with("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC | MS_RELATIME, "mode=0620,ptmxmode=0666");
-  mount_with("tmpfs", "/dev/shm", "tmpfs", kernel_fs, NULL);
-  if (symlink("/proc/self/fd", "/dev/fd") != 0 && errno != EEXIST) say("/dev/fd: %s", strerror(errno));
+  int failed = 0;
+  failed |= mount_with("sysfs", "/sys", "sysfs", kernel_fs, NULL);
+  failed |= mount_with("cgroup2", "/sys/fs/cgroup", "cgroup2", kernel_fs, NULL);
+  failed |= mount_with("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC | MS_RELATIME, "mode=0620,ptmxmode=0666");
+  failed |= mount_with("tmpfs", "/dev/shm", "tmpfs", kernel_fs, NULL);
+  if (symlink("/proc/self/fd", "/dev/fd") != 0 && errno != EEXIST) {
+    say("/dev/fd: %s", strerror(errno));
+    failed = -1;
+  }
+  return failed;
+}
+
+/* lo up; the kernel then gives it 127.0.0.1/8 and ::1/128. */
+static int loopback_up(void) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) {
     say("loopback: socket: %s", strerror(errno));
-    return;
+    return -1;
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   strcpy(ifr.ifr_name, "lo");
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) say("loopback: SIOCGIFFLAGS: %s", strerror(errno));
-  else if (!(ifr.ifr_flags & IFF_UP)) {
+  int failed = 0;
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) {
+    say("loopback: SIOCGIFFLAGS: %s", strerror(errno));
+    failed = -1;
+  } else if (!(ifr.ifr_flags & IFF_UP)) {
     ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) say("loopback: SIOCSIFFLAGS: %s", strerror(errno));
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+      say("loopback: SIOCSIFFLAGS: %s", strerror(errno));
+      failed = -1;
+    }
   }
   close(s);
+  return failed;
+}
+
+/* Does both and tells agentd, one word per line on the modules pipe (agentd/init-report.ts),
+   which it has done in full; agentd skips those steps and does whatever is not reported (a failure
+   here is only logged: agentd's own step then fails the boot if it cannot be done either). */
+static void base_setup(int report_fd) {
+  char report[64] = "";
+  if (kernel_filesystems() == 0) strcat(report, "kernel-filesystems\n");
+  if (loopback_up() == 0) strcat(report, "loopback\n");
+  size_t len = strlen(report);
+  if (report_fd >= 0 && len > 0 && write(report_fd, report, len) != (ssize_t)len)
+    say("modules pipe: %s", strerror(errno));
 }
 
 static void setup_console(void) {
@@ -129,6 +158,15 @@ static void setup_console(void) {
     if (write(fd, "-1000", 5) < 0) say("oom_score_adj: %s", strerror(errno));
     close(fd);
   }
+}
+
+/* The host's runtime share (PROTOCOL.md §8.2; agentd's RUNTIME_FS_TAG at RUNTIME_MOUNT_POINT),
+   reported like base_setup's work. It needs virtiofs, so it comes after the modules. A failure is
+   not logged here: agentd's own step then fails the boot with the reason on the console. */
+static void runtime_share(int report_fd) {
+  mkdir("/.msb", 0755);
+  if (mount("msb_runtime", "/.msb", "virtiofs", 0, NULL) != 0) return;
+  if (report_fd >= 0 && write(report_fd, "runtime-share\n", 14) != 14) say("modules pipe: %s", strerror(errno));
 }
 
 static void load_modules(void) {
@@ -243,8 +281,9 @@ int main(void) {
   double restart_at = -1;
   pid_t agentd = -1;
   if (modules_pipe[0] >= 0) agentd = start_agentd(0, &mask, modules_pipe[0]);
-  base_setup();
+  base_setup(modules_pipe[1]);
   load_modules();
+  runtime_share(modules_pipe[1]);
   if (modules_pipe[0] >= 0) {
     close(modules_pipe[0]);
     close(modules_pipe[1]);

@@ -5,6 +5,7 @@
  */
 import { log } from "../agent/log.ts";
 import type { SetupConfig } from "./grammar.ts";
+import { NOTHING_REPORTED, type InitReport } from "./init-report.ts";
 import type { SetupStep } from "./step.ts";
 import { baseMounts } from "./steps/base-mounts.ts";
 import { switchRoot } from "./steps/block-root.ts";
@@ -21,12 +22,19 @@ export interface PlannedStep extends SetupStep {
   readonly id: string;
 }
 
-/** `exported` receives variables every exec inherits (the CA's). */
-export function setupSteps(c: SetupConfig, exported: Record<string, string>): PlannedStep[] {
-  const steps: PlannedStep[] = [
-    { id: "base-mounts", name: "mount kernel filesystems", run: baseMounts },
-    { id: "runtime", name: "mount runtime share", run: runtimeShare },
-  ];
+/**
+ * `exported` receives variables every exec inherits (the CA's); what init reports it did
+ * (`byInit`) is left out.
+ */
+export function setupSteps(
+  c: SetupConfig,
+  exported: Record<string, string>,
+  byInit: InitReport = NOTHING_REPORTED,
+): PlannedStep[] {
+  const steps: PlannedStep[] = [];
+  if (!byInit.kernelFilesystems)
+    steps.push({ id: "base-mounts", name: "mount kernel filesystems", run: baseMounts });
+  if (!byInit.runtimeShare) steps.push({ id: "runtime", name: "mount runtime share", run: runtimeShare });
   if (c.blockRoot) {
     const b = c.blockRoot;
     steps.push({ id: "block-root", name: `switch to block root ${b.device}`, run: () => void switchRoot(b) });
@@ -42,7 +50,7 @@ export function setupSteps(c: SetupConfig, exported: Record<string, string>): Pl
       id: "network",
       name: "network",
       run: () => {
-        loopbackUp();
+        if (!byInit.loopback) loopbackUp();
         if (c.net) configureInterface(c.net, c.ipv4, c.ipv6);
       },
     },
