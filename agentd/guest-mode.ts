@@ -70,12 +70,19 @@ function fatal(step: string, reason: string): never {
   process.exit(AGENTD_EXIT_SETUP);
 }
 
+export interface GuestSetup {
+  /** How long setup took, in ns (core.ready's init_time_ns). */
+  ns: bigint;
+  /** The agent port's device node as init found it, or null (agentd then looks itself). */
+  port: string | null;
+}
+
 /**
  * Phase 1. Parses and checks every MSB_* variable before the first change, then runs the steps
  * (all of them, or the ids in `only`: tests of single steps). Variables that every exec must
- * inherit (the CA's) are put into agentd's own environment. Returns how long it took in ns.
+ * inherit (the CA's) are put into agentd's own environment.
  */
-export async function setUpGuest(only: readonly string[] | null = null): Promise<bigint> {
+export async function setUpGuest(only: readonly string[] | null = null): Promise<GuestSetup> {
   const t0 = process.hrtime.bigint();
   const parsed = parseSetup(process.env);
   if (!parsed.ok) {
@@ -83,6 +90,7 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     process.exit(AGENTD_EXIT_SETUP);
   }
   const exported: Record<string, string> = {};
+  let port: string | null = null;
   if (process.env["AGENTD_RESTARTS"]) {
     // init restarted us: the guest is set up; only find the root it was set up in.
     const switched = enterSwitchedRoot();
@@ -93,6 +101,7 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     Object.assign(exported, installCa()?.env ?? {});
   } else {
     const byInit = waitForInitModules();
+    port = byInit.port;
     const all = setupSteps(parsed.config, exported, byInit);
     // No filter() on the way to core.ready: its first call compiles the builtin (~5 ms, cstr.ts).
     const steps = only === null ? all : all.filter((s) => only.includes(s.id));
@@ -104,10 +113,12 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     }
   }
   Object.assign(process.env, exported);
-  return process.hrtime.bigint() - t0;
+  return { ns: process.hrtime.bigint() - t0, port };
 }
 
-async function waitForPort(): Promise<string> {
+/** The port init reported, else the first port named `agent` to appear. */
+async function waitForPort(reported: string | null): Promise<string> {
+  if (reported !== null) return reported;
   const deadline = Date.now() + PORT_WAIT_MS;
   for (;;) {
     const path = findPort();
@@ -141,15 +152,17 @@ async function finishGuest(): Promise<void> {
 }
 
 /**
- * Serves the host; `start` holds when Bun had started agentd and its port thread (main.ts).
- * `afterReady` runs once the reader has first reported, before any request is read.
+ * Serves the host on `port` (init's report; null: find it); `start` holds when Bun had started
+ * agentd and its port thread (main.ts). `afterReady` runs once the reader has first reported,
+ * before any request is read.
  */
 export async function runGuestMode(
   config: AgentConfig,
+  port: string | null,
   start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
   afterReady: () => void,
 ): Promise<Agent> {
-  const path = await waitForPort();
+  const path = await waitForPort(port);
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
   // After core.ready: the boot line, and the heartbeat (its first beat loads node:fs/promises).

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", onSignal);
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
-  const setupNs = socket === null ? await setUpGuest() : 0n;
+  const setup = socket === null ? await setUpGuest() : null;
   // Upload temp files an earlier agentd left behind (killed mid-write) are removed before the
   // first request: in host mode now, in the guest right after core.ready (no request can come
   // before it), with the OOM score, so that neither holds up boot-to-ready.
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     passwdFile: "/etc/passwd",
     groupFile: "/etc/group",
     defaultUser: process.env[ENV_USER]?.trim() || null,
-    ready: { boot_time_ns: startedNs, init_time_ns: setupNs, ready_time_ns: bootTimeNs() },
+    ready: { boot_time_ns: startedNs, init_time_ns: setup?.ns ?? 0n, ready_time_ns: bootTimeNs() },
     partials,
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
     spillDir: socket === null ? "/run/agentd-spill" : joinPath(nodeOs().tmpdir(), "agentd-spill"),
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     socket === null
       ? await runGuestMode(
           config,
+          setup?.port ?? null,
           {
             firstLineMs: startMarks.firstLine + perfToBootMs,
             workerStartedMs: startMarks.workerStarted + perfToBootMs,

@@ -11,7 +11,8 @@
  *      the kernel log ("init: modules loaded"), where the benchmark finds it.
  *   2b. while Bun starts (and before the modules, so before agentd's setup can run): the kernel
  *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link, and loopback up,
- *      each reported on the modules pipe once done in full; after the modules, the runtime share. agentd's setup skips what init
+ *      each reported on the modules pipe once done in full; after the modules, the runtime share
+ *      and where the agent port is. agentd's setup skips what init
  *      reports and does the rest itself; here it costs the other vCPU a few milliseconds, where
  *      in agentd's setup, on the way to core.ready, it took ~50 ms under TCG (the kernel
  *      filesystems 28-35 ms, loopback up 11-12; checking that they are there, 20-30).
@@ -25,6 +26,7 @@
  * Every path that ends the guest ends in reboot(RB_POWER_OFF).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -169,6 +171,35 @@ static void runtime_share(int report_fd) {
   if (report_fd >= 0 && write(report_fd, "runtime-share\n", 14) != 14) say("modules pipe: %s", strerror(errno));
 }
 
+/* The device node of the virtio port named "agent" (as agentd's src/agent/port/find-port.ts finds
+   it), reported as "port <path>" so that agentd need not look. virtio_console may add the port a
+   little after its module is loaded; then nothing is reported and agentd looks itself. */
+static void agent_port(int report_fd) {
+  DIR *dir = opendir("/sys/class/virtio-ports");
+  if (!dir) return;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    char path[320], name[64];
+    snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, name, sizeof name - 1);
+    close(fd);
+    if (n <= 0) continue;
+    name[n] = 0;
+    name[strcspn(name, "\n")] = 0;
+    if (strcmp(name, "agent") != 0) continue;
+    char node[300], line[320];
+    snprintf(node, sizeof node, "/dev/%s", e->d_name);
+    int len = snprintf(line, sizeof line, "port %s\n", node);
+    if (access(node, F_OK) == 0 && report_fd >= 0 && write(report_fd, line, (size_t)len) != len)
+      say("modules pipe: %s", strerror(errno));
+    break;
+  }
+  closedir(dir);
+}
+
 static void load_modules(void) {
   FILE *list = fopen(MODULE_LIST, "re");
   if (!list) {
@@ -284,6 +315,7 @@ int main(void) {
   base_setup(modules_pipe[1]);
   load_modules();
   runtime_share(modules_pipe[1]);
+  agent_port(modules_pipe[1]);
   if (modules_pipe[0] >= 0) {
     close(modules_pipe[0]);
     close(modules_pipe[1]);

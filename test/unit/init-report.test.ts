@@ -8,11 +8,12 @@ import { parseSetup } from "../../src/setup/grammar.ts";
 import { NOTHING_REPORTED, parseInitReport } from "../../src/setup/init-report.ts";
 import { setupSteps } from "../../src/setup/plan.ts";
 
-test("parseInitReport: the words init writes, each alone; unknown words and blank lines are ignored", () => {
+test("parseInitReport: the words init writes, each alone; unknown words and blank lines are ignored; the port", () => {
   expect(parseInitReport("kernel-filesystems\nloopback\nruntime-share\n")).toEqual({
     kernelFilesystems: true,
     loopback: true,
     runtimeShare: true,
+    port: null,
   });
   expect(parseInitReport("loopback\n")).toEqual({ ...NOTHING_REPORTED, loopback: true });
   expect(parseInitReport("kernel-filesystems\n\nsomething-newer\n")).toEqual({
@@ -20,6 +21,13 @@ test("parseInitReport: the words init writes, each alone; unknown words and blan
     kernelFilesystems: true,
   });
   expect(parseInitReport("")).toEqual(NOTHING_REPORTED);
+  expect(parseInitReport("loopback\nport /dev/vport1p1\n")).toEqual({
+    ...NOTHING_REPORTED,
+    loopback: true,
+    port: "/dev/vport1p1",
+  });
+  expect(parseInitReport("port /dev/vport0p2")).toEqual({ ...NOTHING_REPORTED, port: "/dev/vport0p2" });
+  expect(parseInitReport("port \nport\n")).toEqual(NOTHING_REPORTED);
   // A word is a whole line: no prefix or part of one counts.
   expect(parseInitReport("kernel-filesystems-partly\nno loopback\n")).toEqual(NOTHING_REPORTED);
 });
