@@ -82,7 +82,7 @@ export interface GuestSetup {
  * (all of them, or the ids in `only`: tests of single steps). Variables that every exec must
  * inherit (the CA's) are put into agentd's own environment.
  */
-export async function setUpGuest(only: readonly string[] | null = null): Promise<GuestSetup> {
+export function setUpGuest(only: readonly string[] | null = null): GuestSetup {
   const t0 = process.hrtime.bigint();
   const parsed = parseSetup(process.env);
   if (!parsed.ok) {
@@ -106,7 +106,7 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
     // No filter() on the way to core.ready: its first call compiles the builtin (~5 ms, cstr.ts).
     const steps = only === null ? all : all.filter((s) => only.includes(s.id));
     try {
-      await runSteps(steps);
+      runSteps(steps);
     } catch (e) {
       if (e instanceof SetupFailure) fatal(e.step, e.reason);
       fatal("setup", e instanceof Error ? e.message : String(e));
@@ -116,9 +116,8 @@ export async function setUpGuest(only: readonly string[] | null = null): Promise
   return { ns: process.hrtime.bigint() - t0, port };
 }
 
-/** The port init reported, else the first port named `agent` to appear. */
-async function waitForPort(reported: string | null): Promise<string> {
-  if (reported !== null) return reported;
+/** The first port named `agent` to appear (when init did not report it). */
+export async function waitForPort(): Promise<string> {
   const deadline = Date.now() + PORT_WAIT_MS;
   for (;;) {
     const path = findPort();
@@ -152,17 +151,16 @@ async function finishGuest(): Promise<void> {
 }
 
 /**
- * Serves the host on `port` (init's report; null: find it); `start` holds when Bun had started
- * agentd and its port thread (main.ts). `afterReady` runs once the reader has first reported,
- * before any request is read.
+ * Serves the host on the port at `path`; `start` holds when Bun had started agentd and its port
+ * thread (main.ts). `afterReady` runs once the reader has first reported, before any request is
+ * read.
  */
-export async function runGuestMode(
+export function runGuestMode(
   config: AgentConfig,
-  port: string | null,
+  path: string,
   start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
   afterReady: () => void,
-): Promise<Agent> {
-  const path = await waitForPort(port);
+): Agent {
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
   // After core.ready: the boot line, and the heartbeat (its first beat loads node:fs/promises).

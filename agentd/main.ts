@@ -17,7 +17,7 @@ import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
 import { parseArgs, USAGE } from "./args.ts";
-import { MODULES_FD_ENV, runGuestMode, setUpGuest } from "./guest-mode.ts";
+import { MODULES_FD_ENV, runGuestMode, setUpGuest, waitForPort } from "./guest-mode.ts";
 import { runHostMode } from "./host-mode.ts";
 
 /**
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   }
   const { socket, runtimeDir, execHelper, setupOnly, steps } = args.value;
   if (setupOnly) {
-    await setUpGuest(steps);
+    setUpGuest(steps);
     process.exit(0);
   }
 
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", onSignal);
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
-  const setup = socket === null ? await setUpGuest() : null;
+  const setup = socket === null ? setUpGuest() : null;
   // Upload temp files an earlier agentd left behind (killed mid-write) are removed before the
   // first request: in host mode now, in the guest right after core.ready (no request can come
   // before it), with the OOM score, so that neither holds up boot-to-ready.
@@ -122,18 +122,21 @@ async function main(): Promise<void> {
     // The guest's /run is on its root filesystem (set up in step 12), not agentd's memory.
     spillDir: socket === null ? "/run/agentd-spill" : joinPath(nodeOs().tmpdir(), "agentd-spill"),
   };
-  agent =
-    socket === null
-      ? await runGuestMode(
-          config,
-          setup?.port ?? null,
-          {
-            firstLineMs: startMarks.firstLine + perfToBootMs,
-            workerStartedMs: startMarks.workerStarted + perfToBootMs,
-          },
-          afterReady,
-        )
-      : runHostMode(socket, runtimeDir, config);
+  if (socket !== null) {
+    agent = runHostMode(socket, runtimeDir, config);
+    return;
+  }
+  // No await on the way to core.ready when init reported the port (guest-mode.ts's setUpGuest).
+  const port = setup?.port ?? (await waitForPort());
+  agent = runGuestMode(
+    config,
+    port,
+    {
+      firstLineMs: startMarks.firstLine + perfToBootMs,
+      workerStartedMs: startMarks.workerStarted + perfToBootMs,
+    },
+    afterReady,
+  );
 }
 
 void main();
