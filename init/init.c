@@ -9,13 +9,13 @@
  *      (AGENTD_MODULES_FD) and waits for its end of file before it sets the guest up; init
  *      closes the write end once the last module is loaded (or failed), and notes the moment in
  *      the kernel log ("init: modules loaded"), where the benchmark finds it.
- *   2b. while Bun starts (and before the modules, so before agentd's setup can run): the kernel
- *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link, and loopback up,
- *      each reported on the modules pipe once done in full; after the modules, the runtime share
- *      and where the agent port is. agentd's setup skips what init
- *      reports and does the rest itself; here it costs the other vCPU a few milliseconds, where
- *      in agentd's setup, on the way to core.ready, it took ~50 ms under TCG (the kernel
- *      filesystems 28-35 ms, loopback up 11-12; checking that they are there, 20-30).
+ *   2b. the setup that needs no configuration, while Bun starts: before the modules, the kernel
+ *      filesystems of PROTOCOL.md §8.1 besides /dev and /proc, the /dev/fd link and loopback up;
+ *      after them, the runtime share (§8.2) and where the agent port is. Each is reported on the
+ *      modules pipe once done in full (src/setup/init-report.ts); agentd's setup leaves those
+ *      steps out and does the rest itself. Here they cost the other vCPU a few milliseconds; in
+ *      agentd's setup, on the way to core.ready, they took ~50 ms under TCG (the kernel
+ *      filesystems 28-35 ms, loopback up 11-12; only checking that they were there, 20-30).
  *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
  *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
  *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
@@ -132,7 +132,7 @@ static int loopback_up(void) {
   return failed;
 }
 
-/* Does both and tells agentd, one word per line on the modules pipe (agentd/init-report.ts),
+/* Does both and tells agentd, one word per line on the modules pipe (src/setup/init-report.ts),
    which it has done in full; agentd skips those steps and does whatever is not reported (a failure
    here is only logged: agentd's own step then fails the boot if it cannot be done either). */
 static void base_setup(int report_fd) {
@@ -200,6 +200,22 @@ static void agent_port(int report_fd) {
   closedir(dir);
 }
 
+/* A line in the kernel log (dmesg), which stamps it on the scheduler's clock. */
+static void kernel_note(const char *fmt, ...) {
+  char note[160];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(note, sizeof note - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if (n > (int)sizeof note - 2) n = sizeof note - 2;
+  note[n++] = '\n';
+  int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  if (kmsg < 0) return;
+  if (write(kmsg, note, (size_t)n) < 0) say("/dev/kmsg: %s", strerror(errno));
+  close(kmsg);
+}
+
 static void load_modules(void) {
   FILE *list = fopen(MODULE_LIST, "re");
   if (!list) {
@@ -227,13 +243,7 @@ static void load_modules(void) {
   }
   fclose(list);
   /* The kernel log has the boot's one clock: the benchmark splits boot time with this line. */
-  int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-  if (kmsg >= 0) {
-    char note[64];
-    int n = snprintf(note, sizeof note, "init: modules loaded (%d)\n", loaded);
-    if (n > 0 && write(kmsg, note, (size_t)n) < 0) say("/dev/kmsg: %s", strerror(errno));
-    close(kmsg);
-  }
+  kernel_note("init: modules loaded (%d)", loaded);
 }
 
 static void power_off(const char *why) {
@@ -303,8 +313,8 @@ int main(void) {
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&mask, sigs[i]);
   sigprocmask(SIG_BLOCK, &mask, NULL);
 
-  /* 2. agentd starts while the kernel filesystems are mounted and the modules load; both ends
-     closed after: agentd sees end of file. */
+  /* 2. agentd starts while init does the setup that needs no configuration and loads the
+     modules; both ends closed after: agentd sees end of file, after init's report. */
   int modules_pipe[2] = {-1, -1};
   if (pipe2(modules_pipe, O_CLOEXEC) != 0) say("pipe2: %s (agentd starts after the modules)", strerror(errno));
   double restart_times[MAX_RESTARTS + 1] = {0};
@@ -319,6 +329,11 @@ int main(void) {
   if (modules_pipe[0] >= 0) {
     close(modules_pipe[0]);
     close(modules_pipe[1]);
+    /* On CLOCK_BOOTTIME, core.ready's clock: agentd's setup ends after this (the VM tests check
+       it; dmesg's own stamp is on the scheduler's clock, some milliseconds apart at boot). */
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    kernel_note("init: report sent, modules pipe closed at %lld.%09ld s", (long long)ts.tv_sec, ts.tv_nsec);
   } else {
     agentd = start_agentd(0, &mask, -1);
   }
