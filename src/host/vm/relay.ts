@@ -37,8 +37,11 @@ const FIRST_READY_WAIT_MS = 500;
  * ones are a fallback. (Before agentd sampled, such a connection got no core.ready at all, and
  * the relay tried a fresh one every 0.4 s: the guest's first answer came up to 0.4 s late.)
  * A guest not ready after BOOT_FAST_MS gets the doubling waits (it may just be very slow).
+ * The first wait is long: a boot under TCG takes 3-4 s from QEMU's start to core.ready here, and
+ * more on a loaded host; giving up on a connection the guest is about to answer costs a second
+ * connection (a CI run's lifecycle test saw one at 5 s).
  */
-const BOOT_READY_WAIT_MS = 5000;
+const BOOT_READY_WAIT_MS = 15_000;
 const BOOT_GAP_MS = 100;
 const BOOT_FAST_MS = 30_000;
 const MAX_READY_WAIT_MS = 8000;
