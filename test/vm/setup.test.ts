@@ -273,22 +273,28 @@ describe.each([
 
   test("exec sees the image's files and users; /.msb, /proc and /dev are there", async () => {
     const c = await guest.connect();
-    const r = await sh(
-      c,
-      "cat /image-marker; ls /.msb/heartbeat.json; cat /proc/self/stat >/dev/null && echo proc; test -c /dev/null && echo dev; grep ' / ' /proc/self/mountinfo",
-    );
-    expect(r.out).toMatch(
-      /^this is the block root\n\/\.msb\/heartbeat\.json\nproc\ndev\n.* \/ .* - ext4 \/dev\/vda /,
-    );
-    expect((await sh(c, "id", "imageuser")).out).toBe(
-      "uid=4242(imageuser) gid=4242(imagegroup) groups=4242(imagegroup)\n",
-    );
-    // The new root has its own kernel filesystems (init's stayed in the initramfs root).
-    expect((await sh(c, "grep -cE ' /(sys|sys/fs/cgroup|dev/pts|dev/shm) ' /proc/self/mountinfo")).out).toBe(
-      "4\n",
-    );
-    c.close();
-    await c.closed();
+    try {
+      // The heartbeat's first beat is written on the thread pool right after core.ready, so a
+      // command sent at once may run before it: wait for it (up to 5 s; it beats every second).
+      const r = await sh(
+        c,
+        "cat /image-marker; i=0; while [ $i -lt 50 ] && [ ! -e /.msb/heartbeat.json ]; do sleep 0.1; i=$((i+1)); done; ls /.msb/heartbeat.json; cat /proc/self/stat >/dev/null && echo proc; test -c /dev/null && echo dev; grep ' / ' /proc/self/mountinfo",
+      );
+      expect(r.out).toMatch(
+        /^this is the block root\n\/\.msb\/heartbeat\.json\nproc\ndev\n.* \/ .* - ext4 \/dev\/vda /,
+      );
+      expect((await sh(c, "id", "imageuser")).out).toBe(
+        "uid=4242(imageuser) gid=4242(imagegroup) groups=4242(imagegroup)\n",
+      );
+      // The new root has its own kernel filesystems (init's stayed in the initramfs root).
+      expect(
+        (await sh(c, "grep -cE ' /(sys|sys/fs/cgroup|dev/pts|dev/shm) ' /proc/self/mountinfo")).out,
+      ).toBe("4\n");
+    } finally {
+      // A failure above must not leave this client holding the guest (agentd serves one at a time).
+      c.close();
+      await c.closed();
+    }
   });
 
   test("a restarted agentd serves in the new root", async () => {

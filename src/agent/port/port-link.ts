@@ -105,10 +105,11 @@ export function servePort(path: string, agent: Agent, onReady: () => void = () =
       // The reader is polling the port: from now on a host is answered. core.ready says when.
       polling = true;
       agent.config.ready.ready_time_ns = bootTimeNs();
-      // Logged after core.ready is on its way: a console line costs 1-4 ms at boot under TCG.
+      // Logged after core.ready is on its way (and after onReady's own work has started): a
+      // console line costs 1-4 ms at boot under TCG.
       queueMicrotask(() => {
-        log("info", `serving on ${path}`);
         onReady();
+        log("info", `serving on ${path}`);
       });
     }
     switch (m.kind) {
