@@ -59,18 +59,23 @@
 
 extern char **environ;
 
+/* Writes prefix and one formatted line (cut to 510 bytes, newline added) to fd, in one write. */
+static int write_line(int fd, const char *prefix, const char *fmt, va_list ap) {
+  char buf[520];
+  size_t p = strlen(prefix);
+  memcpy(buf, prefix, p);
+  int n = vsnprintf(buf + p, sizeof buf - p - 1, fmt, ap);
+  if (n < 0) return -1;
+  if (n > (int)(sizeof buf - p - 2)) n = (int)(sizeof buf - p - 2);
+  buf[p + n] = '\n';
+  return write(fd, buf, p + n + 1) < 0 ? -1 : 0;
+}
+
 static void say(const char *fmt, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  (void)write_line(2, "init: ", fmt, ap);
   va_end(ap);
-  if (n < 0) return;
-  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
-  buf[n++] = '\n';
-  ssize_t ignored = write(2, "init: ", 6);
-  ignored = write(2, buf, n);
-  (void)ignored;
 }
 
 static double now_s(void) {
@@ -202,17 +207,13 @@ static void agent_port(int report_fd) {
 
 /* A line in the kernel log (dmesg), which stamps it on the scheduler's clock. */
 static void kernel_note(const char *fmt, ...) {
-  char note[160];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(note, sizeof note - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if (n > (int)sizeof note - 2) n = sizeof note - 2;
-  note[n++] = '\n';
   int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
   if (kmsg < 0) return;
-  if (write(kmsg, note, (size_t)n) < 0) say("/dev/kmsg: %s", strerror(errno));
+  va_list ap;
+  va_start(ap, fmt);
+  int r = write_line(kmsg, "", fmt, ap);
+  va_end(ap);
+  if (r < 0) say("/dev/kmsg: %s", strerror(errno));
   close(kmsg);
 }
 
