@@ -47,14 +47,15 @@ function waitForInitModules(): InitReport {
   const fd = Number(raw);
   if (raw === undefined || !Number.isInteger(fd) || fd < 3) return NOTHING_REPORTED;
   const buf = new Uint8Array(INIT_REPORT_MAX);
+  const dropped = new Uint8Array(64);
   let filled = 0;
   try {
     for (;;) {
-      // Once full, later bytes are read into the scratch tail and dropped, until end of file.
-      const into = filled < buf.length ? buf.subarray(filled) : buf.subarray(buf.length - 64);
-      const n = readFd(fd, into, "init's modules pipe");
+      // Once buf is full, later bytes go to `dropped` (never over the report), until end of file.
+      const full = filled === buf.length;
+      const n = readFd(fd, full ? dropped : buf.subarray(filled), "init's modules pipe");
       if (n === 0) break;
-      if (n > 0 && filled < buf.length) filled += n;
+      if (n > 0 && !full) filled += n;
     }
   } catch (e) {
     log("warn", `waiting for init's modules: ${(e as Error).message}`);

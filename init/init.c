@@ -78,6 +78,17 @@ static void say(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* One line of init's report to agentd on the modules pipe (src/setup/init-report.ts); nothing
+   without a pipe (agentd then does every step itself). */
+static void report(int fd, const char *fmt, ...) {
+  if (fd < 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int r = write_line(fd, "", fmt, ap);
+  va_end(ap);
+  if (r < 0) say("modules pipe: %s", strerror(errno));
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -141,12 +152,8 @@ static int loopback_up(void) {
    which it has done in full; agentd skips those steps and does whatever is not reported (a failure
    here is only logged: agentd's own step then fails the boot if it cannot be done either). */
 static void base_setup(int report_fd) {
-  char report[64] = "";
-  if (kernel_filesystems() == 0) strcat(report, "kernel-filesystems\n");
-  if (loopback_up() == 0) strcat(report, "loopback\n");
-  size_t len = strlen(report);
-  if (report_fd >= 0 && len > 0 && write(report_fd, report, len) != (ssize_t)len)
-    say("modules pipe: %s", strerror(errno));
+  if (kernel_filesystems() == 0) report(report_fd, "kernel-filesystems");
+  if (loopback_up() == 0) report(report_fd, "loopback");
 }
 
 static void setup_console(void) {
@@ -172,8 +179,7 @@ static void setup_console(void) {
    not logged here: agentd's own step then fails the boot with the reason on the console. */
 static void runtime_share(int report_fd) {
   mkdir("/.msb", 0755);
-  if (mount("msb_runtime", "/.msb", "virtiofs", 0, NULL) != 0) return;
-  if (report_fd >= 0 && write(report_fd, "runtime-share\n", 14) != 14) say("modules pipe: %s", strerror(errno));
+  if (mount("msb_runtime", "/.msb", "virtiofs", 0, NULL) == 0) report(report_fd, "runtime-share");
 }
 
 /* The device node of the virtio port named "agent" (as agentd's src/agent/port/find-port.ts finds
@@ -195,11 +201,9 @@ static void agent_port(int report_fd) {
     name[n] = 0;
     name[strcspn(name, "\n")] = 0;
     if (strcmp(name, "agent") != 0) continue;
-    char node[300], line[320];
+    char node[300];
     snprintf(node, sizeof node, "/dev/%s", e->d_name);
-    int len = snprintf(line, sizeof line, "port %s\n", node);
-    if (access(node, F_OK) == 0 && report_fd >= 0 && write(report_fd, line, (size_t)len) != len)
-      say("modules pipe: %s", strerror(errno));
+    if (access(node, F_OK) == 0) report(report_fd, "port %s", node);
     break;
   }
   closedir(dir);
