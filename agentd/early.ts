@@ -10,6 +10,6 @@ import { parseArgs } from "./args.ts";
 export const startMarks = { firstLine: performance.now(), workerStarted: NaN };
 const args = parseArgs(process.argv.slice(2));
 if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) {
-  startReader(true);
+  startReader();
   startMarks.workerStarted = performance.now();
 }

@@ -10,7 +10,7 @@ import type { AgentConfig } from "../src/agent/config.ts";
 import { startHeartbeat } from "../src/agent/heartbeat.ts";
 import { log, writeStderr } from "../src/agent/log.ts";
 import { findPort } from "../src/agent/port/find-port.ts";
-import { servePort } from "../src/agent/port/port-link.ts";
+import { openPort, servePort, type OpenPort } from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
 import { parseSetup } from "../src/setup/grammar.ts";
 import { NOTHING_REPORTED, parseInitReport, type InitReport } from "../src/setup/init-report.ts";
@@ -74,16 +74,21 @@ function fatal(step: string, reason: string): never {
 export interface GuestSetup {
   /** How long setup took, in ns (core.ready's init_time_ns). */
   ns: bigint;
-  /** The agent port's device node as init found it, or null (agentd then looks itself). */
-  port: string | null;
+  /**
+   * The agent port as init found it, opened and handed to the reader before the steps ran
+   * (setUpGuest's `takePort`); null when init did not report it (agentd then looks itself).
+   */
+  port: OpenPort | null;
 }
 
 /**
  * Phase 1. Parses and checks every MSB_* variable before the first change, then runs the steps
  * (all of them, or the ids in `only`: tests of single steps). Variables that every exec must
- * inherit (the CA's) are put into agentd's own environment.
+ * inherit (the CA's) are put into agentd's own environment. With `takePort`, the port init
+ * reported is opened and handed to the reader before the steps run: the reader then takes it
+ * over while this thread runs them (port-link.ts's openPort).
  */
-export function setUpGuest(only: readonly string[] | null = null): GuestSetup {
+export function setUpGuest(only: readonly string[] | null = null, takePort = false): GuestSetup {
   const t0 = process.hrtime.bigint();
   const parsed = parseSetup(process.env);
   if (!parsed.ok) {
@@ -91,7 +96,7 @@ export function setUpGuest(only: readonly string[] | null = null): GuestSetup {
     process.exit(AGENTD_EXIT_SETUP);
   }
   const exported: Record<string, string> = {};
-  let port: string | null = null;
+  let port: OpenPort | null = null;
   if (process.env["AGENTD_RESTARTS"]) {
     // init restarted us: the guest is set up; only find the root it was set up in.
     const switched = enterSwitchedRoot();
@@ -102,7 +107,7 @@ export function setUpGuest(only: readonly string[] | null = null): GuestSetup {
     Object.assign(exported, installCa()?.env ?? {});
   } else {
     const byInit = waitForInitModules();
-    port = byInit.port;
+    if (takePort && byInit.port !== null) port = openPort(byInit.port);
     const all = setupSteps(parsed.config, exported, byInit);
     // No filter() on the way to core.ready: its first call compiles the builtin (~5 ms, cstr.ts).
     const steps = only === null ? all : all.filter((s) => only.includes(s.id));
@@ -117,12 +122,12 @@ export function setUpGuest(only: readonly string[] | null = null): GuestSetup {
   return { ns: process.hrtime.bigint() - t0, port };
 }
 
-/** The first port named `agent` to appear (when init did not report it). */
-export async function waitForPort(): Promise<string> {
+/** The first port named `agent` to appear (when init did not report it), opened. */
+export async function waitForPort(): Promise<OpenPort> {
   const deadline = Date.now() + PORT_WAIT_MS;
   for (;;) {
     const path = findPort();
-    if (path) return path;
+    if (path) return openPort(path);
     if (Date.now() > deadline)
       fatal("agent port", "no virtio-console port named 'agent' (is virtio_console loaded?)");
     await Bun.sleep(20);
@@ -152,20 +157,19 @@ async function finishGuest(): Promise<void> {
 }
 
 /**
- * Serves the host on the port at `path`; `start` holds when Bun had started agentd and its port
- * thread (main.ts). `afterReady` runs once the reader has first reported, before any request is
- * read.
+ * Serves the host on `port`; `start` holds when Bun had started agentd and its port thread
+ * (main.ts). `afterReady` runs once the reader has first reported, before any request is read.
  */
 export function runGuestMode(
   config: AgentConfig,
-  path: string,
+  port: OpenPort,
   start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
   afterReady: () => void,
 ): Agent {
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
   // After core.ready: the boot line, and the heartbeat (its first beat loads node:fs/promises).
-  servePort(path, agent, () => {
+  servePort(port, agent, () => {
     // The heartbeat's first beat first: its file operations run on the thread pool while the
     // console lines below are written (a console line costs 1-4 ms at boot).
     startHeartbeat(RUNTIME_MOUNT_POINT, agent);

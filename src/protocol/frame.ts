@@ -27,32 +27,23 @@ export const OFFSET_ID = 4;
 export const OFFSET_FLAGS = 8;
 export const OFFSET_BODY = 9;
 
-/** The CBOR head of major type `major` with argument `n` (n < 2^32). */
-function cborHead(major: number, n: number): Uint8Array {
-  const out = new Uint8Array(cborHeadLength(n));
-  putCborHead(out, 0, major, n);
-  return out;
-}
-
 const ENVELOPE_PREFIX_CACHE = new Map<string, Uint8Array>();
 
 /** `a3 61 76 01 61 74 <t> 61 70`: the envelope up to the payload's byte-string head. */
 function envelopePrefix(t: MessageTypeName): Uint8Array {
   let cached = ENVELOPE_PREFIX_CACHE.get(t);
   if (!cached) {
+    // Filled in place, no spread: a typed array's iterator is a builtin compiled on first use
+    // (the first prefix made is core.ready's, on the way to it: cbor-encode.ts).
     const tBytes = textEncoder.encode(t);
-    cached = new Uint8Array([
-      0xa3,
-      0x61,
-      0x76,
-      PROTOCOL_VERSION,
-      0x61,
-      0x74,
-      ...cborHead(3, tBytes.length),
-      ...tBytes,
-      0x61,
-      0x70,
-    ]);
+    const head = [0xa3, 0x61, 0x76, PROTOCOL_VERSION, 0x61, 0x74];
+    cached = new Uint8Array(head.length + cborHeadLength(tBytes.length) + tBytes.length + 2);
+    for (let i = 0; i < head.length; i++) cached[i] = head[i]!;
+    let at = putCborHead(cached, head.length, 3, tBytes.length);
+    cached.set(tBytes, at);
+    at += tBytes.length;
+    cached[at] = 0x61;
+    cached[at + 1] = 0x70;
     ENVELOPE_PREFIX_CACHE.set(t, cached);
   }
   return cached;
@@ -126,7 +117,7 @@ function cborHeadLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
 
-/** Writes cborHead(major, n) at `at`; returns the offset after it. */
+/** Writes the CBOR head of major type `major` with argument `n` (n < 2^32) at `at`; returns the offset after it. */
 function putCborHead(out: Uint8Array, at: number, major: number, n: number): number {
   const m = major << 5;
   if (n < 24) {

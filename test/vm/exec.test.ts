@@ -9,8 +9,7 @@ import { readFileSync } from "node:fs";
 import type { AgentClient } from "../../src/host/client.ts";
 import { percentile } from "../../bench/stats.ts";
 import { echoLatencyDuringRead } from "../support.ts";
-import { WARM_UP_FRAMES } from "../../src/agent/port/warm-up.ts";
-import { bootGuest, text, untilConsole, type Guest } from "./harness.ts";
+import { bootGuest, text, type Guest } from "./harness.ts";
 
 let guest: Guest;
 let c: AgentClient;
@@ -23,18 +22,6 @@ afterAll(async () => {
   c?.close();
   await guest?.stop();
 }, 60_000);
-
-test("the port thread warmed its copy path up while the guest was set up, and was done before it served the port", async () => {
-  const log = await untilConsole(guest, (l) => l.includes("host connected"));
-  const warm = /agentd: port thread warmed up: (\d+) frames in \d+ ms/.exec(log);
-  expect(warm).not.toBeNull();
-  const frames = Number(warm![1]);
-  expect(frames).toBeGreaterThan(0);
-  expect(frames).toBeLessThanOrEqual(WARM_UP_FRAMES);
-  // The Worker takes the port only after the warm-up returned: its line comes before the first host.
-  expect(log.indexOf("host connected")).toBeGreaterThan(warm!.index);
-  expect(log).not.toContain("port thread warm-up:");
-});
 
 test("agentd runs with the small heap, its allowance and no JIT that init sets; its children get none of it", async () => {
   const sh = async (s: string) => text((await c.exec("sh", ["-c", s]).collect()).stdout);

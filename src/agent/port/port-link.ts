@@ -27,27 +27,48 @@ import {
 import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
 import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
 import { bootTimeNs } from "../../sys/clock.ts";
-import { startReader, stopWarmUp } from "./reader-start.ts";
+import { startReader } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
 import { PortCopier } from "./copier.ts";
-import { CONTROL_WORDS, mainBegin, mainRelease } from "./port-lock.ts";
+import { CONTROL_WORDS, FIRST_ROUND, FIRST_ROUND_UP, mainBegin, mainRelease } from "./port-lock.ts";
+import { currentEpoch } from "./copy-table.ts";
 
 type WorkerMessage =
-  | { kind: "up"; epoch?: number }
-  | { kind: "down" | "writable" }
+  | { kind: "up"; epoch?: number; first?: boolean }
+  | { kind: "down"; first?: boolean }
+  | { kind: "writable" }
   | { kind: "data"; slot: number; length: number }
   | { kind: "outputs"; ready: number[] }
   | { kind: "copies"; ended: number[] }
   | { kind: "error"; message: string };
 
+/** How long servePort waits for the reader's first round before it waits for its message. */
+const FIRST_ROUND_WAIT_MS = 2000;
+
 /**
- * Serves the host on the port at `path`. `onReady` runs once, right after the reader's first
- * report has been handled (core.ready is on its way to a host that is there): work that can wait
- * until then (the heartbeat) does not hold up boot-to-ready.
+ * The port opened and handed to the reader, which is polling it or about to: what servePort
+ * needs to serve a host on it. The reader's reports wait in `held` until servePort takes them.
  */
-export function servePort(path: string, agent: Agent, onReady: () => void = () => {}): void {
-  // The Worker finishes its warm-up frame while this thread opens the port (port/warm-up.ts).
-  stopWarmUp();
+export interface OpenPort {
+  readonly path: string;
+  readonly link: Link;
+  readonly copier: PortCopier;
+  readonly outputs: OutputPoller;
+  readonly inbox: SharedArrayBuffer;
+  readonly slotState: Int32Array;
+  readonly flags: Int32Array;
+  readonly worker: Worker;
+  readonly held: WorkerMessage[];
+}
+
+/**
+ * Opens the port at `path` and hands it to the reader Worker, which starts polling it. Guest mode
+ * does this as soon as init has reported the port, before the setup steps, so that the reader
+ * takes the port over (8-15 ms after it is posted, at boot) while this thread sets the guest up.
+ * Its reports are held until servePort: no host is answered before that (core.ready comes from
+ * servePort, after setup).
+ */
+export function openPort(path: string): OpenPort {
   const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   const [wakeRead, wakeWrite] = wakePipe();
   const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
@@ -62,7 +83,6 @@ export function servePort(path: string, agent: Agent, onReady: () => void = () =
   installOutputPoller(outputs);
   // Children's output pipes are copied to the port by the same Worker (copy-loop.ts).
   const copier = new PortCopier(wake);
-  let conn: Connection | null = null;
 
   const link: Link = {
     copier,
@@ -98,9 +118,33 @@ export function servePort(path: string, agent: Agent, onReady: () => void = () =
 
   // Started early in guest mode (agentd/early.ts); it waits for `init` below.
   const worker = startReader();
+  const held: WorkerMessage[] = [];
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => void held.push(event.data);
+  worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
+  const init: ReaderInit = {
+    fd,
+    wakeFd: wakeRead,
+    control,
+    inbox,
+    slots,
+    outputs: outputs.table,
+    copies: copier.table,
+  };
+  worker.postMessage(init);
+  return { path, link, copier, outputs, inbox, slotState, flags, worker, held };
+}
+
+/**
+ * Serves the host on `port` (openPort's): what the reader reported so far first, in order, then
+ * the rest as it comes. `onReady` runs once, right after the reader's first report has been
+ * handled (core.ready is on its way to a host that is there): work that can wait until then
+ * (the heartbeat) does not hold up boot-to-ready.
+ */
+export function servePort(port: OpenPort, agent: Agent, onReady: () => void = () => {}): void {
+  const { path, link, copier, outputs, inbox, slotState, flags, worker } = port;
+  let conn: Connection | null = null;
   let polling = false;
-  worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-    const m = event.data;
+  const handle = (m: WorkerMessage) => {
     if (!polling && (m.kind === "up" || m.kind === "down")) {
       // The reader is polling the port: from now on a host is answered. core.ready says when.
       polling = true;
@@ -148,15 +192,21 @@ export function servePort(path: string, agent: Agent, onReady: () => void = () =
         log("warn", `port ${path}: ${m.message}`);
     }
   };
-  worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  const init: ReaderInit = {
-    fd,
-    wakeFd: wakeRead,
-    control,
-    inbox,
-    slots,
-    outputs: outputs.table,
-    copies: copier.table,
+  // The reader's first round, taken from the control words as soon as it is done: its message
+  // comes only after the event loop's next turn, which at boot first runs Bun's tick queue (9-12
+  // ms), and core.ready waited for it. Then that message is skipped. Without the first round in
+  // time (a reader that cannot start), its message still serves.
+  let tookFirst = false;
+  if (Atomics.wait(flags, FIRST_ROUND, 0, FIRST_ROUND_WAIT_MS) !== "timed-out") {
+    tookFirst = true;
+    if (Atomics.load(flags, FIRST_ROUND) === FIRST_ROUND_UP)
+      handle({ kind: "up", epoch: currentEpoch(new Int32Array(copier.table)) });
+    else handle({ kind: "down" });
+  } else log("warn", `port ${path}: no first round from the reader in ${FIRST_ROUND_WAIT_MS} ms`);
+  const take = (m: WorkerMessage) => {
+    if (!(tookFirst && (m.kind === "up" || m.kind === "down") && m.first)) handle(m);
   };
-  worker.postMessage(init);
+  for (let i = 0; i < port.held.length; i++) take(port.held[i]!);
+  port.held.length = 0;
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => take(event.data);
 }

@@ -17,8 +17,15 @@
 export const OWNER = 2;
 export const MAIN_WAITING = 3;
 export const WORKER_WAITING = 4;
+/**
+ * Not the lock's: what the reader's first round found, 0 until then (FIRST_ROUND_DOWN or
+ * FIRST_ROUND_UP), for the main thread to take without a message (port-link.ts's servePort).
+ */
+export const FIRST_ROUND = 5;
+export const FIRST_ROUND_DOWN = 1;
+export const FIRST_ROUND_UP = 2;
 /** Int32 words the control array needs. */
-export const CONTROL_WORDS = 5;
+export const CONTROL_WORDS = 6;
 
 export const FREE = 0;
 export const MAIN = 1;

@@ -6,33 +6,12 @@
  * that nothing is evaluated before it.
  */
 let reader: Worker | null = null;
-/** Int32 [0]: 1 once the warm-up must stop (the port is about to be handed over). */
-let warmStop: Int32Array | null = null;
 
-/** What the Worker gets first when it is to warm its copy path up (see port/warm-up.ts). */
-export interface WarmUpRequest {
-  warmUp: SharedArrayBuffer;
-}
-
-/**
- * The reader Worker, started now if it was not yet; it waits for its ReaderInit message. With
- * `warmUp`, a new Worker first runs its copy path on a private pipe until stopWarmUp().
- */
-export function startReader(warmUp = false): Worker {
-  if (reader) return reader;
+/** The reader Worker, started now if it was not yet; it waits for its ReaderInit message. */
+export function startReader(): Worker {
   // Inside the compiled binary a worker is found by its path from the bundle root (the repository
   // root, the common folder of the entry points); a URL from import.meta.url points at the
   // build machine's disk instead.
-  reader = new Worker("./src/agent/port/reader-worker.ts");
-  if (warmUp) {
-    const stop = new SharedArrayBuffer(4);
-    warmStop = new Int32Array(stop);
-    reader.postMessage({ warmUp: stop } satisfies WarmUpRequest);
-  }
+  reader ??= new Worker("./src/agent/port/reader-worker.ts");
   return reader;
-}
-
-/** Ends the Worker's warm-up after its current frame (a no-op when there is none). */
-export function stopWarmUp(): void {
-  if (warmStop) Atomics.store(warmStop, 0, 1);
 }

@@ -30,10 +30,7 @@ import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/f
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 import { CopyLoop } from "./copy-loop.ts";
 import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
-import { workerMayOrWait } from "./port-lock.ts";
-import type { WarmUpRequest } from "./reader-start.ts";
-import { warmUpCopyPath, WARM_UP_FRAME_SIZE, WARM_UP_FRAMES } from "./warm-up.ts";
-import { flushLog, log } from "../log.ts";
+import { FIRST_ROUND, FIRST_ROUND_DOWN, FIRST_ROUND_UP, workerMayOrWait } from "./port-lock.ts";
 
 declare const self: Worker;
 
@@ -87,24 +84,21 @@ function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit)
   /** Poll-set index of copy entry i, or -1 when it is not polled this round. */
   const copyIndex: number[] = [];
   const setConnected = (up: boolean) => {
-    if (connected !== up) {
-      connected = up;
-      // A new host gets a new epoch before anything is copied to it (copy-table.ts).
-      if (up && copyTable) self.postMessage({ kind: "up", epoch: nextEpoch(copyTable) });
-      else self.postMessage({ kind: up ? "up" : "down" });
+    if (connected === up) return;
+    const first = connected === null;
+    connected = up;
+    // A new host gets a new epoch before anything is copied to it (copy-table.ts).
+    const epoch = up && copyTable ? nextEpoch(copyTable) : undefined;
+    if (first) {
+      // The main thread may be blocked waiting for this (port-link.ts's servePort): it goes on at
+      // once, where the message below reaches it only after its event loop's next turn.
+      Atomics.store(flags, FIRST_ROUND, up ? FIRST_ROUND_UP : FIRST_ROUND_DOWN);
+      Atomics.notify(flags, FIRST_ROUND);
     }
+    self.postMessage(up ? { kind: "up", epoch, first } : { kind: "down", first });
   };
-  let logUnflushed = true;
   for (;;) {
     try {
-      // The warm-up's line, if the console had no room for it yet (this thread's event loop,
-      // which would retry it, does not run again): written once the first round has said whether
-      // a host is there, so that it does not hold up core.ready (a console write: ~3 ms at boot).
-      // Host mode has no port to report and no warm-up: its first round.
-      if (logUnflushed && (connected !== null || fd < 0)) {
-        logUnflushed = false;
-        flushLog();
-      }
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const copyCount = copy ? copy.collect() : 0;
@@ -188,24 +182,11 @@ function discardPending(fd: number, scratch: Uint8Array): void {
   while (dropped < MAX_STALE_BYTES && (n = readFd(fd, scratch, "agent port")) > 0) dropped += n;
 }
 
-/** The first message may ask for a warm-up (guest mode, port/warm-up.ts); the next is the init. */
+/** The one message: the init (port-link.ts's openPort, or host mode's output poller). */
 // libc opened at once, while the main thread still evaluates agentd's modules: bun:ffi compiles
 // each thread's calls with TinyCC, and the main thread, which opens libc after its modules, then
 // finds the compiler's code already translated by TCG (six boots each: agentd's main 19-33 ms
 // after its Worker was constructed against 37-56).
 libc();
 
-self.onmessage = (event: MessageEvent<ReaderInit | WarmUpRequest>) => {
-  const m = event.data;
-  if (!("warmUp" in m)) {
-    return run(m);
-  }
-  const t0 = performance.now();
-  try {
-    const r = warmUpCopyPath(WARM_UP_FRAMES, WARM_UP_FRAME_SIZE, new Int32Array(m.warmUp));
-    log("info", `port thread warmed up: ${r.frames} frames in ${(performance.now() - t0).toFixed(0)} ms`);
-  } catch (e) {
-    // Only a head start: the real copies work without it.
-    log("warn", `port thread warm-up: ${e instanceof Error ? e.message : String(e)}`);
-  }
-};
+self.onmessage = (event: MessageEvent<ReaderInit>) => run(event.data);
