@@ -10,7 +10,13 @@ import type { AgentConfig } from "../src/agent/config.ts";
 import { startHeartbeat } from "../src/agent/heartbeat.ts";
 import { log, writeStderr } from "../src/agent/log.ts";
 import { findPort } from "../src/agent/port/find-port.ts";
-import { openPort, servePort, type OpenPort } from "../src/agent/port/port-link.ts";
+import {
+  openPort,
+  servePort,
+  startPortReader,
+  type OpenPort,
+  type PortReader,
+} from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
 import { parseSetup } from "../src/setup/grammar.ts";
 import { NOTHING_REPORTED, parseInitReport, type InitReport } from "../src/setup/init-report.ts";
@@ -74,9 +80,11 @@ function fatal(step: string, reason: string): never {
 export interface GuestSetup {
   /** How long setup took, in ns (core.ready's init_time_ns). */
   ns: bigint;
+  /** The port's reader, started before init's report was read (setUpGuest's `takePort`). */
+  reader: PortReader | null;
   /**
    * The agent port as init found it, opened and handed to the reader before the steps ran
-   * (setUpGuest's `takePort`); null when init did not report it (agentd then looks itself).
+   * (`takePort`); null when init did not report it (agentd then looks itself: waitForPort).
    */
   port: OpenPort | null;
 }
@@ -84,9 +92,10 @@ export interface GuestSetup {
 /**
  * Phase 1. Parses and checks every MSB_* variable before the first change, then runs the steps
  * (all of them, or the ids in `only`: tests of single steps). Variables that every exec must
- * inherit (the CA's) are put into agentd's own environment. With `takePort`, the port init
- * reported is opened and handed to the reader before the steps run: the reader then takes it
- * over while this thread runs them (port-link.ts's openPort).
+ * inherit (the CA's) are put into agentd's own environment. With `takePort`, the port's reader
+ * gets its shared buffers while init still loads the modules, and the port init reported is
+ * opened and handed to it before the steps run: the reader then takes it over while this thread
+ * runs them (port-link.ts's startPortReader and openPort).
  */
 export function setUpGuest(only: readonly string[] | null = null, takePort = false): GuestSetup {
   const t0 = process.hrtime.bigint();
@@ -96,6 +105,7 @@ export function setUpGuest(only: readonly string[] | null = null, takePort = fal
     process.exit(AGENTD_EXIT_SETUP);
   }
   const exported: Record<string, string> = {};
+  let reader: PortReader | null = null;
   let port: OpenPort | null = null;
   if (process.env["AGENTD_RESTARTS"]) {
     // init restarted us: the guest is set up; only find the root it was set up in.
@@ -106,8 +116,9 @@ export function setUpGuest(only: readonly string[] | null = null, takePort = fal
     );
     Object.assign(exported, installCa()?.env ?? {});
   } else {
+    if (takePort) reader = startPortReader();
     const byInit = waitForInitModules();
-    if (takePort && byInit.port !== null) port = openPort(byInit.port);
+    if (reader && byInit.port !== null) port = openPort(reader, byInit.port);
     const all = setupSteps(parsed.config, exported, byInit);
     // No filter() on the way to core.ready: its first call compiles the builtin (~5 ms, cstr.ts).
     const steps = only === null ? all : all.filter((s) => only.includes(s.id));
@@ -119,15 +130,18 @@ export function setUpGuest(only: readonly string[] | null = null, takePort = fal
     }
   }
   Object.assign(process.env, exported);
-  return { ns: process.hrtime.bigint() - t0, port };
+  return { ns: process.hrtime.bigint() - t0, reader, port };
 }
 
-/** The first port named `agent` to appear (when init did not report it), opened. */
-export async function waitForPort(): Promise<OpenPort> {
+/**
+ * The first port named `agent` to appear (when init did not report it), opened and handed to
+ * `reader` (or to one started now).
+ */
+export async function waitForPort(reader: PortReader | null): Promise<OpenPort> {
   const deadline = Date.now() + PORT_WAIT_MS;
   for (;;) {
     const path = findPort();
-    if (path) return openPort(path);
+    if (path) return openPort(reader ?? startPortReader(), path);
     if (Date.now() > deadline)
       fatal("agent port", "no virtio-console port named 'agent' (is virtio_console loaded?)");
     await Bun.sleep(20);

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     return;
   }
   // No await on the way to core.ready when init reported the port (guest-mode.ts's setUpGuest).
-  const port = setup?.port ?? (await waitForPort());
+  const port = setup?.port ?? (await waitForPort(setup?.reader ?? null));
   agent = runGuestMode(
     config,
     port,

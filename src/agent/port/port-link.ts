@@ -30,7 +30,15 @@ import { bootTimeNs } from "../../sys/clock.ts";
 import { startReader } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
 import { PortCopier } from "./copier.ts";
-import { CONTROL_WORDS, FIRST_ROUND, FIRST_ROUND_UP, mainBegin, mainRelease } from "./port-lock.ts";
+import {
+  CONTROL_WORDS,
+  FIRST_ROUND,
+  FIRST_ROUND_UP,
+  mainBegin,
+  mainRelease,
+  PORT_FD,
+  PORT_LATER,
+} from "./port-lock.ts";
 import { currentEpoch } from "./copy-table.ts";
 
 type WorkerMessage =
@@ -46,36 +54,39 @@ type WorkerMessage =
 const FIRST_ROUND_WAIT_MS = 2000;
 
 /**
- * The port opened and handed to the reader, which is polling it or about to: what servePort
- * needs to serve a host on it. The reader's reports wait in `held` until servePort takes them.
+ * The reader Worker and what it shares with this thread, the port not yet open. Its reports wait
+ * in `held` until servePort takes them.
  */
-export interface OpenPort {
-  readonly path: string;
-  readonly link: Link;
-  readonly copier: PortCopier;
-  readonly outputs: OutputPoller;
+export interface PortReader {
+  readonly worker: Worker;
+  readonly flags: Int32Array;
   readonly inbox: SharedArrayBuffer;
   readonly slotState: Int32Array;
-  readonly flags: Int32Array;
-  readonly worker: Worker;
+  readonly outputs: OutputPoller;
+  readonly copier: PortCopier;
+  readonly wake: () => void;
   readonly held: WorkerMessage[];
 }
 
+/** The port open and handed to its reader, which is polling it or about to. */
+export interface OpenPort {
+  readonly path: string;
+  readonly reader: PortReader;
+  readonly link: Link;
+}
+
 /**
- * Opens the port at `path` and hands it to the reader Worker, which starts polling it. Guest mode
- * does this as soon as init has reported the port, before the setup steps, so that the reader
- * takes the port over (8-15 ms after it is posted, at boot) while this thread sets the guest up.
- * Its reports are held until servePort: no host is answered before that (core.ready comes from
- * servePort, after setup).
+ * Gives the reader Worker everything but the port: it then waits for the port in the control
+ * words (openPort). Guest mode does this before it waits for init's report, so that the first
+ * message to the Worker (6-11 ms of this thread at boot, the shared buffers' first transfer)
+ * is paid while init still loads the modules.
  */
-export function openPort(path: string): OpenPort {
-  const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+export function startPortReader(): PortReader {
   const [wakeRead, wakeWrite] = wakePipe();
   const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
   const flags = new Int32Array(control);
   const inbox = new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK);
   const slots = new SharedArrayBuffer(4 * INBOX_SLOTS);
-  const slotState = new Int32Array(slots);
   const one = new Uint8Array([1]);
   const wake = () => writeFd(wakeWrite, one, "wake pipe");
   // The children's output pipes are polled by the same Worker (one VM, not two).
@@ -83,9 +94,37 @@ export function openPort(path: string): OpenPort {
   installOutputPoller(outputs);
   // Children's output pipes are copied to the port by the same Worker (copy-loop.ts).
   const copier = new PortCopier(wake);
+  // Started early in guest mode (agentd/early.ts); it waits for `init` below.
+  const worker = startReader();
+  const held: WorkerMessage[] = [];
+  worker.onmessage = (event: MessageEvent<WorkerMessage>) => void held.push(event.data);
+  worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
+  const init: ReaderInit = {
+    fd: PORT_LATER,
+    wakeFd: wakeRead,
+    control,
+    inbox,
+    slots,
+    outputs: outputs.table,
+    copies: copier.table,
+  };
+  worker.postMessage(init);
+  return { worker, flags, inbox, slotState: new Int32Array(slots), outputs, copier, wake, held };
+}
 
+/**
+ * Opens the port at `path` and hands it to `reader`, which starts polling it. Guest mode does
+ * this as soon as init has reported the port, before the setup steps, so that the reader takes
+ * the port over while this thread sets the guest up. No host is answered before servePort
+ * (core.ready comes from it, after setup).
+ */
+export function openPort(reader: PortReader, path: string): OpenPort {
+  const fd = openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  const { flags, wake } = reader;
+  Atomics.store(flags, PORT_FD, fd + 1);
+  Atomics.notify(flags, PORT_FD);
   const link: Link = {
-    copier,
+    copier: reader.copier,
     begin: () => mainBegin(flags),
     release() {
       if (mainRelease(flags)) wake();
@@ -115,23 +154,7 @@ export function openPort(path: string): OpenPort {
       // The port stays open for the next host; a connection ends when the host goes away.
     },
   };
-
-  // Started early in guest mode (agentd/early.ts); it waits for `init` below.
-  const worker = startReader();
-  const held: WorkerMessage[] = [];
-  worker.onmessage = (event: MessageEvent<WorkerMessage>) => void held.push(event.data);
-  worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  const init: ReaderInit = {
-    fd,
-    wakeFd: wakeRead,
-    control,
-    inbox,
-    slots,
-    outputs: outputs.table,
-    copies: copier.table,
-  };
-  worker.postMessage(init);
-  return { path, link, copier, outputs, inbox, slotState, flags, worker, held };
+  return { path, reader, link };
 }
 
 /**
@@ -141,7 +164,8 @@ export function openPort(path: string): OpenPort {
  * (the heartbeat) does not hold up boot-to-ready.
  */
 export function servePort(port: OpenPort, agent: Agent, onReady: () => void = () => {}): void {
-  const { path, link, copier, outputs, inbox, slotState, flags, worker } = port;
+  const { path, link, reader } = port;
+  const { copier, outputs, inbox, slotState, flags, worker, held } = reader;
   let conn: Connection | null = null;
   let polling = false;
   const handle = (m: WorkerMessage) => {
@@ -206,7 +230,7 @@ export function servePort(port: OpenPort, agent: Agent, onReady: () => void = ()
   const take = (m: WorkerMessage) => {
     if (!(tookFirst && (m.kind === "up" || m.kind === "down") && m.first)) handle(m);
   };
-  for (let i = 0; i < port.held.length; i++) take(port.held[i]!);
-  port.held.length = 0;
+  for (let i = 0; i < held.length; i++) take(held[i]!);
+  held.length = 0;
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => take(event.data);
 }

@@ -24,8 +24,15 @@ export const WORKER_WAITING = 4;
 export const FIRST_ROUND = 5;
 export const FIRST_ROUND_DOWN = 1;
 export const FIRST_ROUND_UP = 2;
+/**
+ * Not the lock's either: the port's descriptor + 1 once the main thread has opened it, 0 until
+ * then, for a reader whose init said PORT_LATER (port-link.ts's startPortReader).
+ */
+export const PORT_FD = 6;
+/** ReaderInit's `fd` for a port the reader is to take from PORT_FD when it is there. */
+export const PORT_LATER = -2;
 /** Int32 words the control array needs. */
-export const CONTROL_WORDS = 6;
+export const CONTROL_WORDS = 7;
 
 export const FREE = 0;
 export const MAIN = 1;

@@ -30,7 +30,14 @@ import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/f
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 import { CopyLoop } from "./copy-loop.ts";
 import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
-import { FIRST_ROUND, FIRST_ROUND_DOWN, FIRST_ROUND_UP, workerMayOrWait } from "./port-lock.ts";
+import {
+  FIRST_ROUND,
+  FIRST_ROUND_DOWN,
+  FIRST_ROUND_UP,
+  PORT_FD,
+  PORT_LATER,
+  workerMayOrWait,
+} from "./port-lock.ts";
 
 declare const self: Worker;
 
@@ -43,7 +50,10 @@ const HUP_RETRY_MS = 50;
 const MAX_STALE_BYTES = 16 * 1024 * 1024;
 
 export interface ReaderInit {
-  /** The port, or -1 (host mode: output pipes only). */
+  /**
+   * The port, -1 (host mode: output pipes only), or PORT_LATER: the main thread puts it in the
+   * control words once it has opened it, and the reader waits for it there.
+   */
   fd: number;
   wakeFd: number;
   control: SharedArrayBuffer;
@@ -57,8 +67,18 @@ export interface ReaderInit {
   copies?: SharedArrayBuffer;
 }
 
-function run({ fd, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit): void {
+/** The port's descriptor from the control words, once the main thread has put it there. */
+function portFdWhenOpen(flags: Int32Array): number {
+  for (;;) {
+    const v = Atomics.load(flags, PORT_FD);
+    if (v !== 0) return v - 1;
+    Atomics.wait(flags, PORT_FD, 0);
+  }
+}
+
+function run({ fd: given, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit): void {
   const flags = new Int32Array(control);
+  const fd = given === PORT_LATER ? portFdWhenOpen(flags) : given;
   const state = new Int32Array(slots);
   const table = new Int32Array(outputs);
   let slot = 0;
