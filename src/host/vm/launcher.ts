@@ -5,7 +5,7 @@
  * or fails with the tail of the console log. State lives in DIR/state.json so `stop` (another
  * process, later) can find everything.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RUNTIME_FS_TAG } from "../../protocol/constants.ts";
 import { AgentClient } from "../client.ts";
@@ -13,6 +13,7 @@ import { DIST_DIR, PROJECT_ROOT } from "../paths.ts";
 import { chooseAccel } from "./accel.ts";
 import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
 import { alive } from "../process.ts";
+import { pastFirmware } from "./boot-watch.ts";
 
 export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 
@@ -24,6 +25,13 @@ function agentctlCommand(): string[] {
 }
 /** Boot under TCG takes a few seconds; allow for a loaded CI machine. */
 const READY_TIMEOUT_MS = 90_000;
+/**
+ * A guest whose console shows nothing past the firmware by then is booted again (boot-watch.ts):
+ * a boot here ends in 3-10 s, and a guest in trouble after the firmware says so on its console.
+ */
+const STUCK_BOOT_MS = 30_000;
+/** Boots at most: the last one runs to READY_TIMEOUT_MS whatever its console shows. */
+const BOOT_ATTEMPTS = 2;
 const DEFAULT_MAC = "02:a5:e7:00:00:01";
 
 export interface StartOptions {
@@ -40,6 +48,10 @@ export interface StartOptions {
   cacheDir: string;
   /** Appended to QEMU's command line (the benchmark adds a second port). */
   extraQemuArgs?: string[];
+  /** How long to wait for core.ready (default READY_TIMEOUT_MS). */
+  readyTimeoutMs?: number;
+  /** After how long a guest with nothing past the firmware on its console is booted again. */
+  stuckBootMs?: number;
   /**
    * false: no relay. The caller talks to QEMU's socket for the port (DIR/port.sock) itself, and
    * start returns as soon as QEMU runs, before the guest is ready (tests of the port's own
@@ -148,6 +160,46 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     }
   }
 
+  const plan: BootPlan = { dir, shares, env, mac, socket, portSocket, consoleLog, runtimeDir };
+  const stuckMs = o.stuckBootMs ?? STUCK_BOOT_MS;
+  for (let attempt = 1; ; attempt++) {
+    const last = attempt >= BOOT_ATTEMPTS;
+    try {
+      return await bootOnce(o, plan, last ? null : stuckMs);
+    } catch (e) {
+      if (!(e instanceof StuckBoot)) throw e;
+      // Kept for a look later; the next attempt gets a console of its own.
+      const kept = join(dir, `console-stuck-${attempt}.log`);
+      if (existsSync(consoleLog)) renameSync(consoleLog, kept);
+      console.error(
+        `vm start: the guest showed no sign of life within ${stuckMs / 1000} s (its console: ${kept}); booting it again`,
+      );
+      for (const f of [socket, portSocket, join(dir, "qemu.pid")]) rmSync(f, { force: true });
+    }
+  }
+}
+
+/** What one boot attempt needs (startVm's checked options). */
+interface BootPlan {
+  dir: string;
+  shares: Share[];
+  env: string[];
+  mac: string | null;
+  socket: string;
+  portSocket: string;
+  consoleLog: string;
+  runtimeDir: string;
+}
+
+/** A boot whose console showed nothing past the firmware in time (boot-watch.ts). */
+class StuckBoot extends Error {}
+
+/**
+ * One boot: virtiofsd, QEMU, the relay, then core.ready. With `stuckMs`, a guest that shows no
+ * sign of life on its console by then is stopped and StuckBoot thrown (startVm boots it again).
+ */
+async function bootOnce(o: StartOptions, p: BootPlan, stuckMs: number | null): Promise<VmState> {
+  const { dir, shares, env, mac, socket, portSocket, consoleLog, runtimeDir } = p;
   const virtiofsdPids: number[] = [];
   for (const s of shares) {
     rmSync(s.socket, { force: true });
@@ -231,7 +283,9 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   state.relay_pid = relay.pid;
   writeFileSync(join(dir, "state.json"), JSON.stringify(state, null, 2));
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const started = Date.now();
+  const readyTimeoutMs = o.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  const deadline = started + readyTimeoutMs;
   for (;;) {
     if (qemu.exitCode !== null || !alive(qemu.pid)) {
       killAll([relay.pid, ...virtiofsdPids]);
@@ -241,9 +295,14 @@ export async function startVm(o: StartOptions): Promise<VmState> {
     }
     if (Date.now() > deadline) {
       killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
-      throw new Error(`no core.ready within ${READY_TIMEOUT_MS / 1000} s. Console:\n${tail(consoleLog)}`);
+      throw new Error(`no core.ready within ${readyTimeoutMs / 1000} s. Console:\n${tail(consoleLog)}`);
     }
     if (existsSync(readyFile)) return state;
+    if (stuckMs !== null && Date.now() - started > stuckMs && !pastFirmware(tail(consoleLog, 100))) {
+      killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
+      await waitFor(() => !alive(qemu.pid), 5_000);
+      throw new StuckBoot();
+    }
     if (relay.exitCode !== null || !alive(relay.pid)) {
       killAll([qemu.pid, ...virtiofsdPids]);
       throw new Error(`the relay stopped (exit ${relay.exitCode}): ${tail(join(dir, "relay.log"), 10)}`);
