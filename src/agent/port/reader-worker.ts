@@ -6,11 +6,14 @@
  * memory budget is tight.
  *
  * The port (fd ≥ 0; host mode has none): reads up to READ_CHUNK at a time and posts
- *   { kind: "up" } / { kind: "down" }   the host connected / went away (POLLHUP or read 0)
+ *   { kind: "up" } / { kind: "down" }   the host connected / went away (POLLHUP or read 0); the
+ *                                       first round's also goes into the control words, with
+ *                                       `first` set on its message (port-link.ts's servePort)
  *   { kind: "data", slot, length }      bytes from the host, in a slot of the shared inbox
  *   { kind: "writable" }                the port can take more (asked for by the main thread)
  *   { kind: "error", message }          a read or poll failed (the loop goes on after a pause)
- * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable.
+ * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable; the port
+ * lock's words (port-lock.ts), the first round (FIRST_ROUND) and the port itself (PORT_FD).
  * Data is read into slots of a shared inbox (INBOX_SLOTS × READ_CHUNK); the main thread lends the
  * slot to its frame decoder and frees it. Reading into a fresh buffer per read and transferring
  * it made garbage that neither thread's collector saw as its own, and agentd's RSS grew past 150
@@ -202,7 +205,7 @@ function discardPending(fd: number, scratch: Uint8Array): void {
   while (dropped < MAX_STALE_BYTES && (n = readFd(fd, scratch, "agent port")) > 0) dropped += n;
 }
 
-/** The one message: the init (port-link.ts's openPort, or host mode's output poller). */
+/** The one message: the init (port-link.ts's startPortReader, or host mode's output poller). */
 // libc opened at once, while the main thread still evaluates agentd's modules: bun:ffi compiles
 // each thread's calls with TinyCC, and the main thread, which opens libc after its modules, then
 // finds the compiler's code already translated by TCG (six boots each: agentd's main 19-33 ms

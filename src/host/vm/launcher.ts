@@ -80,6 +80,15 @@ function tail(path: string, lines = 30): string {
   }
 }
 
+/** The console so far ("" before QEMU has made the file). */
+function consoleText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -298,7 +307,7 @@ async function bootOnce(o: StartOptions, p: BootPlan, stuckMs: number | null): P
       throw new Error(`no core.ready within ${readyTimeoutMs / 1000} s. Console:\n${tail(consoleLog)}`);
     }
     if (existsSync(readyFile)) return state;
-    if (stuckMs !== null && Date.now() - started > stuckMs && !pastFirmware(tail(consoleLog, 100))) {
+    if (stuckMs !== null && Date.now() - started > stuckMs && !pastFirmware(consoleText(consoleLog))) {
       killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
       await waitFor(() => !alive(qemu.pid), 5_000);
       throw new StuckBoot();
