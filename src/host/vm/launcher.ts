@@ -52,6 +52,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** After how long a guest with nothing past the firmware on its console is booted again. */
   stuckBootMs?: number;
+  /** Appended to QEMU's command line on the first boot only (a test makes that one stuck). */
+  firstBootQemuArgs?: string[];
   /**
    * false: no relay. The caller talks to QEMU's socket for the port (DIR/port.sock) itself, and
    * start returns as soon as QEMU runs, before the guest is ready (tests of the port's own
@@ -174,7 +176,7 @@ export async function startVm(o: StartOptions): Promise<VmState> {
   for (let attempt = 1; ; attempt++) {
     const last = attempt >= BOOT_ATTEMPTS;
     try {
-      return await bootOnce(o, plan, last ? null : stuckMs);
+      return await bootOnce(o, plan, last ? null : stuckMs, attempt === 1 ? (o.firstBootQemuArgs ?? []) : []);
     } catch (e) {
       if (!(e instanceof StuckBoot)) throw e;
       // Kept for a look later; the next attempt gets a console of its own.
@@ -207,7 +209,12 @@ class StuckBoot extends Error {}
  * One boot: virtiofsd, QEMU, the relay, then core.ready. With `stuckMs`, a guest that shows no
  * sign of life on its console by then is stopped and StuckBoot thrown (startVm boots it again).
  */
-async function bootOnce(o: StartOptions, p: BootPlan, stuckMs: number | null): Promise<VmState> {
+async function bootOnce(
+  o: StartOptions,
+  p: BootPlan,
+  stuckMs: number | null,
+  moreQemuArgs: string[],
+): Promise<VmState> {
   const { dir, shares, env, mac, socket, portSocket, consoleLog, runtimeDir } = p;
   const virtiofsdPids: number[] = [];
   for (const s of shares) {
@@ -235,7 +242,7 @@ async function bootOnce(o: StartOptions, p: BootPlan, stuckMs: number | null): P
     mac,
     env,
   });
-  args.push(...(o.extraQemuArgs ?? []));
+  args.push(...(o.extraQemuArgs ?? []), ...moreQemuArgs);
   const qemu = Bun.spawn(args, {
     stdin: "ignore",
     stdout: Bun.file(join(dir, "qemu.log")),
