@@ -38,7 +38,7 @@ function envelopePrefix(t: MessageTypeName): Uint8Array {
     const tBytes = textEncoder.encode(t);
     const head = [0xa3, 0x61, 0x76, PROTOCOL_VERSION, 0x61, 0x74];
     cached = new Uint8Array(head.length + cborHeadLength(tBytes.length) + tBytes.length + 2);
-    for (let i = 0; i < head.length; i++) cached[i] = head[i]!;
+    cached.set(head);
     let at = putCborHead(cached, head.length, 3, tBytes.length);
     cached.set(tBytes, at);
     at += tBytes.length;

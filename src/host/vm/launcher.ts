@@ -74,21 +74,17 @@ export interface VmState {
   accel: string;
 }
 
-function tail(path: string, lines = 30): string {
-  try {
-    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no console output)";
-  }
-}
-
-/** The console so far ("" before QEMU has made the file). */
-function consoleText(path: string): string {
+/** A log file's text so far; null when it cannot be read (not made yet). */
+function logText(path: string): string | null {
   try {
     return readFileSync(path, "utf8");
   } catch {
-    return "";
+    return null;
   }
+}
+
+function tail(path: string, lines = 30): string {
+  return logText(path)?.split("\n").slice(-lines).join("\n") ?? "(no console output)";
 }
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
@@ -302,6 +298,8 @@ async function bootOnce(
   const started = Date.now();
   const readyTimeoutMs = o.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const deadline = started + readyTimeoutMs;
+  // Looked at once, when stuckMs has passed: a console with a sign of life keeps it.
+  let watching = stuckMs !== null;
   for (;;) {
     if (qemu.exitCode !== null || !alive(qemu.pid)) {
       killAll([relay.pid, ...virtiofsdPids]);
@@ -314,10 +312,13 @@ async function bootOnce(
       throw new Error(`no core.ready within ${readyTimeoutMs / 1000} s. Console:\n${tail(consoleLog)}`);
     }
     if (existsSync(readyFile)) return state;
-    if (stuckMs !== null && Date.now() - started > stuckMs && !pastFirmware(consoleText(consoleLog))) {
-      killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
-      await waitFor(() => !alive(qemu.pid), 5_000);
-      throw new StuckBoot();
+    if (watching && Date.now() - started > stuckMs!) {
+      watching = false;
+      if (!pastFirmware(logText(consoleLog) ?? "")) {
+        killAll([qemu.pid, relay.pid, ...virtiofsdPids]);
+        await waitFor(() => !alive(qemu.pid), 5_000);
+        throw new StuckBoot();
+      }
     }
     if (relay.exitCode !== null || !alive(relay.pid)) {
       killAll([qemu.pid, ...virtiofsdPids]);
