@@ -36,6 +36,16 @@ export const MODULES_FD_ENV = "AGENTD_MODULES_FD";
 /** How long to wait for the port's device node after the modules were loaded. */
 const PORT_WAIT_MS = 5000;
 
+/**
+ * How long after core.ready the heartbeat's first beat and the boot line wait. A host that asks
+ * at once (agentctl, the client library) had its first request read only after them: the first
+ * beat loads node:fs/promises (20-25 ms of this thread at boot under TCG) and the boot line took
+ * 11-12 ms. Long enough for that host's first exec, which runs agentd's exec path for the first
+ * time (60-120 ms cold), and the first beat still comes well within the heartbeat's second
+ * (PROTOCOL.md §9).
+ */
+export const AFTER_READY_DEFER_MS = 250;
+
 /** More than init ever writes (init-report.ts); the rest would be dropped. */
 const INIT_REPORT_MAX = 4096;
 
@@ -182,21 +192,23 @@ export function runGuestMode(
 ): Agent {
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
-  // After core.ready: the boot line, and the heartbeat (its first beat loads node:fs/promises).
   servePort(port, agent, () => {
-    // The heartbeat's first beat first: its file operations run on the thread pool while the
-    // console lines below are written (a console line costs 1-4 ms at boot).
-    startHeartbeat(RUNTIME_MOUNT_POINT, agent);
-    const r = config.ready;
-    const ms = (ns: number | bigint) => Number(ns) / 1e6;
-    const marks = {
-      ...start,
-      mainMs: ms(r.boot_time_ns),
-      setupMs: ms(r.init_time_ns),
-      readyMs: ms(r.ready_time_ns),
-    };
-    log("info", formatBootLine(marks));
     afterReady();
+    // The heartbeat and the boot line once a host that asked at once has its first answer.
+    setTimeout(() => {
+      // The heartbeat's first beat first: its file operations run on the thread pool while the
+      // boot line is written.
+      startHeartbeat(RUNTIME_MOUNT_POINT, agent);
+      const r = config.ready;
+      const ms = (ns: number | bigint) => Number(ns) / 1e6;
+      const marks = {
+        ...start,
+        mainMs: ms(r.boot_time_ns),
+        setupMs: ms(r.init_time_ns),
+        readyMs: ms(r.ready_time_ns),
+      };
+      log("info", formatBootLine(marks));
+    }, AFTER_READY_DEFER_MS);
   });
   return agent;
 }

@@ -107,16 +107,24 @@ export function fileMode(path: string, noFollow = false): number | null {
   return statOf(path, noFollow)?.getUint32(STAT_MODE_OFFSET, true) ?? null;
 }
 
+/** struct stat's st_dev, st_ino, st_size, st_mtim (sec, nsec) and st_ctim (sec, nsec) (x86-64). */
+const VERSION_FIELDS = [0, 8, 48, 88, 96, 104, 112];
+
 /**
  * What identifies a version of the file at `path`: its device, inode, size, modification and
- * change times (struct stat's st_dev, st_ino at 0 and 8, st_size at 48, st_mtim and st_ctim at
- * 88-119); null when nothing is there.
+ * change times (VERSION_FIELDS); null when nothing is there.
  */
 export function fileVersion(path: string): string | null {
   const st = statOf(path, false);
   if (!st) return null;
-  const u64 = (at: number) => st.getBigUint64(at, true).toString(16);
-  return [0, 8, 48, 88, 96, 104, 112].map(u64).join(":");
+  // Each 64-bit field as its two 32-bit halves, joined by hand: no BigInt, map() or join(),
+  // which a guest's first exec (user-db.ts) would run for the first time.
+  let v = "";
+  for (let i = 0; i < VERSION_FIELDS.length; i++) {
+    const at = VERSION_FIELDS[i]!;
+    v += `${st.getUint32(at + 4, true)}.${st.getUint32(at, true)}:`;
+  }
+  return v;
 }
 
 /**

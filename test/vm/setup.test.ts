@@ -274,8 +274,8 @@ describe.each([
   test("exec sees the image's files and users; /.msb, /proc and /dev are there", async () => {
     const c = await guest.connect();
     try {
-      // The heartbeat's first beat is written on the thread pool right after core.ready, so a
-      // command sent at once may run before it: wait for it (up to 5 s; it beats every second).
+      // The heartbeat's first beat comes AFTER_READY_DEFER_MS after core.ready, so a command
+      // sent at once runs before it: wait for it (up to 5 s; it beats every second).
       const r = await sh(
         c,
         "cat /image-marker; i=0; while [ $i -lt 50 ] && [ ! -e /.msb/heartbeat.json ]; do sleep 0.1; i=$((i+1)); done; ls /.msb/heartbeat.json; cat /proc/self/stat >/dev/null && echo proc; test -c /dev/null && echo dev; grep ' / ' /proc/self/mountinfo",
