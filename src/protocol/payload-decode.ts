@@ -63,15 +63,20 @@ function bytes(v: Decoded, what: string): Uint8Array {
   return v;
 }
 
-function int(v: Decoded, what: string, kind: string, min: bigint, max: bigint): number {
-  const big = typeof v === "bigint" ? v : typeof v === "number" && Number.isInteger(v) ? BigInt(v) : null;
-  if (big === null || big < min || big > max) throw new Invalid(`${what}: expected ${kind}, got ${show(v)}`);
-  return Number(big);
+/**
+ * An integer within [min, max], bounds a double holds exactly (32 bits at most). No BigInt: the
+ * decoder gives a number for anything this small, and an exec request's first decode at boot
+ * ran BigInt's arithmetic for the first time for its rows and cols.
+ */
+function int(v: Decoded, what: string, kind: string, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
+    throw new Invalid(`${what}: expected ${kind}, got ${show(v)}`);
+  return v;
 }
 
-const u16 = (v: Decoded, w: string) => int(v, w, "u16", 0n, 0xffffn);
-const u32 = (v: Decoded, w: string) => int(v, w, "u32", 0n, 0xffffffffn);
-const i32 = (v: Decoded, w: string) => int(v, w, "i32", -(2n ** 31n), 2n ** 31n - 1n);
+const u16 = (v: Decoded, w: string) => int(v, w, "u16", 0, 0xffff);
+const u32 = (v: Decoded, w: string) => int(v, w, "u32", 0, 0xffffffff);
+const i32 = (v: Decoded, w: string) => int(v, w, "i32", -(2 ** 31), 2 ** 31 - 1);
 
 function u64(v: Decoded, what: string): U64 {
   if (typeof v === "bigint" && v >= 0n && v <= U64_MAX) return v;
@@ -79,14 +84,23 @@ function u64(v: Decoded, what: string): U64 {
   throw new Invalid(`${what}: expected u64, got ${show(v)}`);
 }
 
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+
 function i64OrNull(v: Decoded, what: string): number | null {
   if (v === null || v === undefined) return null;
-  return int(v, what, "i64", -(2n ** 63n), 2n ** 63n - 1n);
+  // 2^63 as a double is I64_MAX + 1: a number must stay below it.
+  if (typeof v === "number" && Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) return v;
+  if (typeof v === "bigint" && v >= I64_MIN && v <= I64_MAX) return Number(v);
+  throw new Invalid(`${what}: expected i64, got ${show(v)}`);
 }
 
 function list<T>(v: Decoded, what: string, item: (x: Decoded, w: string) => T): T[] {
   if (!Array.isArray(v)) throw new Invalid(`${what}: expected an array, got ${show(v)}`);
-  return v.map((x, i) => item(x, `${what}[${i}]`));
+  // A loop, not map(): a builtin compiled on its first call (an exec request's first decode).
+  const out: T[] = [];
+  for (let i = 0; i < v.length; i++) out.push(item(v[i], `${what}[${i}]`));
+  return out;
 }
 
 /** A key that may be missing but, when present, must have the right type. */

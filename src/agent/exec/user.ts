@@ -87,13 +87,22 @@ export function parseGroup(text: string): GroupEntry[] {
 /** initgroups(3): the primary gid plus every group that lists the user as a member. */
 function supplementary(name: string, gid: number, groups: GroupEntry[]): number[] {
   const out = [gid];
-  for (const g of groups) if (g.members.includes(name) && !out.includes(g.gid)) out.push(g.gid);
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (g.members.includes(name) && !out.includes(g.gid)) out.push(g.gid);
+  }
   return out;
+}
+
+/** The first entry whose `key` is `value` (a loop: find() is compiled on its first call). */
+function entryBy<T, K extends keyof T>(entries: readonly T[], key: K, value: T[K]): T | undefined {
+  for (let i = 0; i < entries.length; i++) if (entries[i]![key] === value) return entries[i];
+  return undefined;
 }
 
 function lookupGroup(spec: string, groups: GroupEntry[]): Result<number> {
   if (isId(spec)) return ok(Number(spec));
-  const g = groups.find((x) => x.name === spec);
+  const g = entryBy(groups, "name", spec);
   return g ? ok(g.gid) : err(agentdError(ErrorCodes.USER, `unknown group '${spec}'`));
 }
 
@@ -116,9 +125,9 @@ export function resolveUser(
   if (isId(userPart)) {
     uid = Number(userPart);
     if (uid > 0xfffffffe) return err(agentdError(ErrorCodes.USER, `uid out of range: ${userPart}`));
-    entry = passwd.find((p) => p.uid === uid);
+    entry = entryBy(passwd, "uid", uid);
   } else {
-    entry = passwd.find((p) => p.name === userPart);
+    entry = entryBy(passwd, "name", userPart);
     if (!entry) return err(agentdError(ErrorCodes.USER, `unknown user '${userPart}'`));
     uid = entry.uid;
   }
