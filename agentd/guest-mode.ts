@@ -192,7 +192,7 @@ export function runGuestMode(
 ): Agent {
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
-  servePort(port, agent, () => {
+  servePort(port, agent, (writtenNs) => {
     afterReady();
     // The heartbeat and the boot line once a host that asked at once has its first answer.
     setTimeout(() => {
@@ -206,6 +206,7 @@ export function runGuestMode(
         mainMs: ms(r.boot_time_ns),
         setupMs: ms(r.init_time_ns),
         readyMs: ms(r.ready_time_ns),
+        ...(writtenNs === null ? {} : { writtenMs: ms(writtenNs) }),
       };
       log("info", formatBootLine(marks));
     }, AFTER_READY_DEFER_MS);

@@ -24,6 +24,7 @@ import { InboundBudget } from "./inbound-budget.ts";
 import type { Link } from "./link.ts";
 import { log } from "./log.ts";
 import { OutputQueue } from "./output-queue.ts";
+import { bootTimeNs } from "../sys/clock.ts";
 import type { SessionContext } from "./session-context.ts";
 
 /** What the connection reports to the agent that owns it. */
@@ -40,6 +41,8 @@ export class Connection implements SessionContext {
   readonly copier: PortCopier | null;
   readonly exec = new Map<number, ExecSession>();
   readonly fs: FsHandlers;
+  /** When core.ready was handed to the link (the kernel's clock, ns): the boot line's written mark. */
+  readonly readySentNs: bigint;
   /** Large stdin and fs.data frames arrive as pieces (FrameDecoder): never gathered whole. */
   #decoder = new FrameDecoder(allocFrame, PIECE_SIZE);
   #closed = false;
@@ -57,6 +60,7 @@ export class Connection implements SessionContext {
     );
     this.fs = new FsHandlers(this);
     this.send(0, { type: "core.ready", payload: config.ready });
+    this.readySentNs = bootTimeNs();
   }
 
   get closed(): boolean {

@@ -77,6 +77,8 @@ test("the console's boot line splits agentd's start on the kernel's clock, as co
   expect(m.firstLineMs).toBeLessThan(m.workerStartedMs);
   expect(m.workerStartedMs).toBeLessThan(m.mainMs);
   expect(m.mainMs + m.setupMs).toBeLessThan(m.readyMs);
+  // The first host was there at boot (the launcher's relay): core.ready was written after its stamp.
+  expect(m.writtenMs).toBeGreaterThan(m.readyMs);
   c.close();
   await c.closed();
 });

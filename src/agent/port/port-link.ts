@@ -161,13 +161,19 @@ export function openPort(reader: PortReader, path: string): OpenPort {
  * Serves the host on `port` (openPort's): what the reader reported so far first, in order, then
  * the rest as it comes. `onReady` runs once, right after the reader's first report has been
  * handled (core.ready is on its way to a host that is there): work that can wait until then
- * (the heartbeat) does not hold up boot-to-ready.
+ * (the heartbeat) does not hold up boot-to-ready. It gets when core.ready's write returned, on
+ * the kernel's clock (ns), or null when no host was there then.
  */
-export function servePort(port: OpenPort, agent: Agent, onReady: () => void = () => {}): void {
+export function servePort(
+  port: OpenPort,
+  agent: Agent,
+  onReady: (writtenNs: bigint | null) => void = () => {},
+): void {
   const { path, link, reader } = port;
   const { copier, outputs, inbox, slotState, flags, worker, held } = reader;
   let conn: Connection | null = null;
   let polling = false;
+  let written: bigint | null = null;
   const handle = (m: WorkerMessage) => {
     if (!polling && (m.kind === "up" || m.kind === "down")) {
       // The reader is polling the port: from now on a host is answered. core.ready says when.
@@ -176,7 +182,7 @@ export function servePort(port: OpenPort, agent: Agent, onReady: () => void = ()
       // Logged after core.ready is on its way (and after onReady's own work has started): a
       // console line costs 1-4 ms at boot under TCG.
       queueMicrotask(() => {
-        onReady();
+        onReady(written);
         log("info", `serving on ${path}`);
       });
     }
@@ -185,6 +191,8 @@ export function servePort(port: OpenPort, agent: Agent, onReady: () => void = ()
         Atomics.store(flags, 0, 0);
         copier.epoch = m.epoch ?? 0;
         conn = agent.connect(link);
+        // The first core.ready's write had returned then (a frame this small the port takes at once).
+        written ??= conn.readySentNs;
         return;
       case "down":
         if (conn) agent.disconnect(conn);
