@@ -26,6 +26,13 @@ describe("encoder", () => {
     expect(hex(n)).toBe(h);
   });
 
+  test("a BigInt writes the same bytes as the number it equals, on both sides of 2^53 and 2^32", () => {
+    for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2_931_200_000_000, Number.MAX_SAFE_INTEGER])
+      expect(hex(BigInt(n))).toBe(hex(n));
+    expect(hex(BigInt(Number.MAX_SAFE_INTEGER) + 1n)).toBe("1b0020000000000000");
+    expect(hex(-1n)).toBe("20");
+    expect(hex(-(1n << 63n))).toBe("3b7fffffffffffffff");
+  });
   test("writes u64::MAX from a bigint and never a float", () => {
     expect(hex((1n << 64n) - 1n)).toBe("1bffffffffffffffff");
     expect(hex(5n)).toBe("05");

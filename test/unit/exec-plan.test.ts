@@ -15,6 +15,36 @@ describe("user resolution", () => {
   test("skips comments and malformed lines", () => {
     expect(passwd.map((p) => p.name)).toEqual(["root", "daemon", "alice", "bob"]);
   });
+  test("ids are 1-10 digits, member lists drop blanks, short lines and comments are skipped", () => {
+    const p = parsePasswd(
+      [
+        "ok:x:7:8:gecos:/home/ok:/bin/sh",
+        "letters:x:7a:8::/h:/bin/sh",
+        "signed:x:-1:8::/h:/bin/sh",
+        "eleven:x:12345678901:8::/h:/bin/sh",
+        "emptyid:x::8::/h:/bin/sh",
+        "short:x:9:9:/h",
+        "  # comment:x:1:1::/h:/bin/sh",
+        "#c:x:1:1::/h:/bin/sh",
+        "   ",
+        "max:x:4294967294:0::/m:/bin/sh",
+        "",
+      ].join("\n"),
+    );
+    expect(p).toEqual([
+      { name: "ok", uid: 7, gid: 8, home: "/home/ok" },
+      // Not a comment: only a line that starts with '#' is one (as before; the name is odd but valid).
+      { name: "  # comment", uid: 1, gid: 1, home: "/h" },
+      { name: "max", uid: 4294967294, gid: 0, home: "/m" },
+    ]);
+    const g = parseGroup(["dev:x:20: alice , ,bob,", "bad:x:2x:alice", "few:x:3", "none:x:4:"].join("\n"));
+    expect(g).toEqual([
+      { name: "dev", gid: 20, members: ["alice", "bob"] },
+      { name: "none", gid: 4, members: [] },
+    ]);
+    expect(resolveUser("12345678901", p, g).ok).toBe(false);
+    expect(resolveUser("ok:dev", p, g)).toEqual({ ok: true, value: { uid: 7, gid: 20, groups: [20], home: "/home/ok" } });
+  });
   test("no user means root", () => {
     expect(resolve(null)).toEqual({ ok: true, value: { uid: 0, gid: 0, groups: [0], home: "/root" } });
   });
