@@ -5,7 +5,7 @@
  * step of a Bun agent's start), agentd's main (its modules evaluated, libc opened), setup's
  * duration, the reader's first report (core.ready's ready_time_ns) and, when a host was there
  * then, the moment core.ready's write to the port returned (the frame is made after the stamp it
- * carries: under TCG that took 11-14 ms at boot). bench/vm.ts reads it to split boot-to-ready
+ * carries: under TCG that took 12-19 ms at boot). bench/vm.ts reads it to split boot-to-ready
  * into Bun's part and agentd's, and holds the written mark against the target.
  */
 

@@ -22,7 +22,8 @@ export type CborValue =
 
 const textEncoder = new TextEncoder();
 const U64_MAX = (1n << 64n) - 1n;
-const I64_MIN = -(U64_MAX + 1n);
+/** The most negative integer CBOR has (major type 1 with u64::MAX): -2^64. */
+const CBOR_NEG_MIN = -(U64_MAX + 1n);
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Pre-encoded bytes spliced verbatim into the output (used for the envelope's inner payload). */
@@ -48,7 +49,7 @@ function toUnsignedArgument(value: number | bigint): { major: number; arg: numbe
     // with plain arithmetic: core.ready's three u64 times are agentd's first encode at boot, where
     // BigInt arithmetic ran for the first time (under TCG the encode took 4-7 ms).
     if (value >= 0n && value <= SAFE_MAX) return { major: 0, arg: Number(value) };
-    if (value > U64_MAX || value < I64_MIN) {
+    if (value > U64_MAX || value < CBOR_NEG_MIN) {
       throw agentdError(ErrorCodes.ENCODE, `integer out of 64-bit range: ${value}`);
     }
     return value >= 0n ? { major: 0, arg: value } : { major: 1, arg: -1n - value };
