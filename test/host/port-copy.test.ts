@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PortCopier, type CopyEnd } from "../../src/agent/port/copier.ts";
 import { COPY_FRAME_MAX } from "../../src/agent/port/copy-loop.ts";
-import { INBOX_SLOTS, READ_CHUNK } from "../../src/agent/port/inbox.ts";
+import { INBOX_SLOTS, READ_CHUNK, SLOT_STATE_WORDS } from "../../src/agent/port/inbox.ts";
 import { CONTROL_WORDS, FREE, mainBegin, mainRelease, OWNER } from "../../src/agent/port/port-lock.ts";
 import type { ReaderInit } from "../../src/agent/port/reader-worker.ts";
 import { newOutputTable } from "../../src/agent/exec/output-table.ts";
@@ -73,7 +73,7 @@ async function rig(): Promise<Rig> {
     wakeFd: wakeRead,
     control: controlBuf,
     inbox: new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK),
-    slots: new SharedArrayBuffer(4 * INBOX_SLOTS),
+    slots: new SharedArrayBuffer(4 * SLOT_STATE_WORDS),
     outputs: newOutputTable(),
     copies: copier.table,
   };

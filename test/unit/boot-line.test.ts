@@ -28,7 +28,12 @@ test("a boot line reads back as the marks it was made from (to 0.1 ms)", () => {
 test("core.ready's written mark goes last when there is one, and reads back", () => {
   const line = formatBootLine({ ...marks, writtenMs: 2684.06 });
   expect(line.endsWith(", ready 2672.4, written 2684.1")).toBe(true);
-  expect(parseBootLine(`agentd: ${line}\n`)).toEqual({ ...marks, firstLineMs: 2401.3, mainMs: 2525.3, writtenMs: 2684.1 });
+  expect(parseBootLine(`agentd: ${line}\n`)).toEqual({
+    ...marks,
+    firstLineMs: 2401.3,
+    mainMs: 2525.3,
+    writtenMs: 2684.1,
+  });
   expect(parseBootLine(`agentd: ${formatBootLine(marks)}\n`)!.writtenMs).toBeUndefined();
   expect(parseBootLine(`agentd: ${formatBootLine(marks)}, written x\n`)).toBeNull();
 });

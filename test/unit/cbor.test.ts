@@ -27,7 +27,19 @@ describe("encoder", () => {
   });
 
   test("a BigInt writes the same bytes as the number it equals, on both sides of 2^53 and 2^32", () => {
-    for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2_931_200_000_000, Number.MAX_SAFE_INTEGER])
+    for (const n of [
+      0,
+      23,
+      24,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 32 - 1,
+      2 ** 32,
+      2_931_200_000_000,
+      Number.MAX_SAFE_INTEGER,
+    ])
       expect(hex(BigInt(n))).toBe(hex(n));
     expect(hex(BigInt(Number.MAX_SAFE_INTEGER) + 1n)).toBe("1b0020000000000000");
     expect(hex(-1n)).toBe("20");

@@ -98,8 +98,28 @@ test("a request's own values win over the defaults, null and zero included; only
   const { withExecDefaults, EXEC_REQUEST_DEFAULTS } = await import("../../src/protocol/payloads.ts");
   const rlimits = [{ resource: "nofile", soft: 1, hard: 2 }];
   expect(
-    withExecDefaults({ cmd: "x", args: ["a"], env: ["K=V"], cwd: "/w", user: "u", tty: true, rows: 0, cols: 1, rlimits }),
-  ).toEqual({ cmd: "x", args: ["a"], env: ["K=V"], cwd: "/w", user: "u", tty: true, rows: 0, cols: 1, rlimits });
+    withExecDefaults({
+      cmd: "x",
+      args: ["a"],
+      env: ["K=V"],
+      cwd: "/w",
+      user: "u",
+      tty: true,
+      rows: 0,
+      cols: 1,
+      rlimits,
+    }),
+  ).toEqual({
+    cmd: "x",
+    args: ["a"],
+    env: ["K=V"],
+    cwd: "/w",
+    user: "u",
+    tty: true,
+    rows: 0,
+    cols: 1,
+    rlimits,
+  });
   // The defaults themselves are pinned by the test above.
   expect(withExecDefaults({ cmd: "y", cwd: null, user: undefined, rows: undefined })).toEqual({
     ...EXEC_REQUEST_DEFAULTS,

@@ -43,7 +43,10 @@ describe("user resolution", () => {
       { name: "none", gid: 4, members: [] },
     ]);
     expect(resolveUser("12345678901", p, g).ok).toBe(false);
-    expect(resolveUser("ok:dev", p, g)).toEqual({ ok: true, value: { uid: 7, gid: 20, groups: [20], home: "/home/ok" } });
+    expect(resolveUser("ok:dev", p, g)).toEqual({
+      ok: true,
+      value: { uid: 7, gid: 20, groups: [20], home: "/home/ok" },
+    });
   });
   test("no user means root", () => {
     expect(resolve(null)).toEqual({ ok: true, value: { uid: 0, gid: 0, groups: [0], home: "/root" } });

@@ -289,7 +289,8 @@ describe("borrowed chunks (the port's shared inbox slot, reused after each push)
 
 test("integer fields hold their exact ranges: u16, u32 and i32 at and past each bound, fractions and BigInts", async () => {
   const { decodePayload } = await import("../../src/protocol/payload-decode.ts");
-  const ok = (t: Parameters<typeof decodePayload>[0], v: Record<string, unknown>) => decodePayload(t, v as never).ok;
+  const ok = (t: Parameters<typeof decodePayload>[0], v: Record<string, unknown>) =>
+    decodePayload(t, v as never).ok;
   expect(ok("core.exec.resize", { rows: 65535, cols: 0 })).toBe(true);
   expect(ok("core.exec.resize", { rows: 65536, cols: 0 })).toBe(false);
   expect(ok("core.exec.resize", { rows: -1, cols: 0 })).toBe(false);

@@ -62,7 +62,8 @@ export function parsePasswd(text: string): PasswdEntry[] {
   const rows = fields(text, 7);
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i]!;
-    if (isId(f[2]!) && isId(f[3]!)) out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
+    if (isId(f[2]!) && isId(f[3]!))
+      out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
   }
   return out;
 }

@@ -25,7 +25,7 @@ import {
   writeFd,
 } from "../../sys/fd-io.ts";
 import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
-import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
+import { INBOX_SLOTS, READ_CHUNK, READER_WAITING, SLOT_STATE_WORDS } from "./inbox.ts";
 import { bootTimeNs } from "../../sys/clock.ts";
 import { startReader } from "./reader-start.ts";
 import type { ReaderInit } from "./reader-worker.ts";
@@ -86,7 +86,7 @@ export function startPortReader(): PortReader {
   const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
   const flags = new Int32Array(control);
   const inbox = new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK);
-  const slots = new SharedArrayBuffer(4 * INBOX_SLOTS);
+  const slots = new SharedArrayBuffer(4 * SLOT_STATE_WORDS);
   const one = new Uint8Array([1]);
   const wake = () => writeFd(wakeWrite, one, "wake pipe");
   // The children's output pipes are polled by the same Worker (one VM, not two).
@@ -207,7 +207,7 @@ export function servePort(
           conn?.receive(new Uint8Array(inbox, m.slot * READ_CHUNK, m.length), true);
         } finally {
           Atomics.store(slotState, m.slot, 0);
-          Atomics.notify(slotState, m.slot);
+          if (Atomics.load(slotState, READER_WAITING) !== 0) Atomics.notify(slotState, m.slot);
         }
         return;
       }

@@ -44,7 +44,7 @@ import {
 
 declare const self: Worker;
 
-import { INBOX_SLOTS, READ_CHUNK } from "./inbox.ts";
+import { INBOX_SLOTS, READ_CHUNK, READER_WAITING } from "./inbox.ts";
 import { libc } from "../../sys/libc.ts";
 const NONE: number[] = [];
 /** While the host is away, look again this often. */
@@ -62,7 +62,7 @@ export interface ReaderInit {
   control: SharedArrayBuffer;
   /** INBOX_SLOTS × READ_CHUNK bytes of data. */
   inbox: SharedArrayBuffer;
-  /** Int32 per slot: 0 free, 1 holding data for the main thread. */
+  /** Int32 per slot: 0 free, 1 holding data for the main thread; then READER_WAITING. */
   slots: SharedArrayBuffer;
   /** The output poller's table (output-table.ts). */
   outputs: SharedArrayBuffer;
@@ -170,7 +170,11 @@ function run({ fd: given, wakeFd, control, inbox, slots, outputs, copies }: Read
       }
       if (port & POLLIN && !paused) {
         // Wait for the main thread to free the slot (it copies quickly; this bounds memory).
-        while (Atomics.load(state, slot) !== 0) Atomics.wait(state, slot, 1, 100);
+        while (Atomics.load(state, slot) !== 0) {
+          Atomics.store(state, READER_WAITING, 1);
+          Atomics.wait(state, slot, 1, 100);
+          Atomics.store(state, READER_WAITING, 0);
+        }
         const at = inboxAt + slot * READ_CHUNK;
         // The port hands over one 4 KiB virtio buffer per read(2): keep reading until it has
         // nothing more (EAGAIN) or the slot is full, so the main thread gets one message per
