@@ -96,20 +96,7 @@ test("a request with only cmd gets the Rust defaults when filled", async () => {
 
 test("a request's own values win over the defaults, null and zero included; only absent keys are filled", async () => {
   const { withExecDefaults, EXEC_REQUEST_DEFAULTS } = await import("../../src/protocol/payloads.ts");
-  const rlimits = [{ resource: "nofile", soft: 1, hard: 2 }];
-  expect(
-    withExecDefaults({
-      cmd: "x",
-      args: ["a"],
-      env: ["K=V"],
-      cwd: "/w",
-      user: "u",
-      tty: true,
-      rows: 0,
-      cols: 1,
-      rlimits,
-    }),
-  ).toEqual({
+  const full = {
     cmd: "x",
     args: ["a"],
     env: ["K=V"],
@@ -118,8 +105,9 @@ test("a request's own values win over the defaults, null and zero included; only
     tty: true,
     rows: 0,
     cols: 1,
-    rlimits,
-  });
+    rlimits: [{ resource: "nofile", soft: 1, hard: 2 }],
+  };
+  expect(withExecDefaults(full)).toEqual(full);
   // The defaults themselves are pinned by the test above.
   expect(withExecDefaults({ cmd: "y", cwd: null, user: undefined, rows: undefined })).toEqual({
     ...EXEC_REQUEST_DEFAULTS,
