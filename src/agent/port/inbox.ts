@@ -24,9 +24,10 @@ export const INBOX_SLOTS = 8;
  * thread wakes it only then: an Atomics.notify per slot, with nobody waiting nearly always, was
  * 5.5% of the main thread's samples during stdin (a CPU profile in the guest, two 256 MiB
  * transfers). With the one-piece frames of frame-decoder.ts's #startStream: stdin 118.6 -> 135.5
- * MB/s on average (eight guests each, alternating, three transfers each). The reader sets the word before it waits and the main thread frees the slot before
- * it reads the word (both sequentially consistent), so a wake-up is never missed: either the main
- * thread sees the word, or the reader's wait sees the slot already free.
+ * MB/s on average (eight guests each, alternating, three transfers each). The reader sets the
+ * word before it waits and the main thread frees the slot before it reads the word (both
+ * sequentially consistent), so a wake-up is never missed: either the main thread sees the word,
+ * or the reader's wait sees the slot already free.
  */
 export const READER_WAITING = INBOX_SLOTS;
 /** Int32 words of the slots' shared state: one per slot, then READER_WAITING. */
