@@ -8,7 +8,8 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { AgentClient } from "../../src/host/client.ts";
-import { consoleOf, text } from "./harness.ts";
+import { parseBootLine } from "../../agentd/boot-line.ts";
+import { consoleOf, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
 const guest = guestPerFile();
@@ -36,6 +37,9 @@ async function untilLastLine(tail: string): Promise<string> {
 test("with no host for 3 s agentd opens no connection; the next host gets one core.ready", async () => {
   const first = await guest.connect();
   await first.ready;
+  // The boot line comes a while after core.ready (AFTER_READY_DEFER_MS); once it is out, the lines
+  // below are the last ones.
+  expect(parseBootLine(await untilConsole(guest, (l) => parseBootLine(l) !== null, 15_000))).not.toBeNull();
   first.close();
   await first.closed();
   // The relay opens its next QEMU connection at once; stop it once the guest has seen that one.
