@@ -130,6 +130,8 @@ test("init starts agentd while the modules load; setup waits for them; children 
 
 test("heartbeat.json appears in the host runtime dir, updates every second, and tracks activity", async () => {
   const file = join(guest.state.runtime_dir, "heartbeat.json");
+  // The first beat comes AFTER_READY_DEFER_MS after core.ready, then goes through virtiofs.
+  for (const end = Date.now() + 3000; !existsSync(file) && Date.now() < end;) await Bun.sleep(50);
   expect(existsSync(file)).toBe(true);
   const c = await guest.connect();
   const first = JSON.parse(readFileSync(file, "utf8"));
