@@ -19,20 +19,16 @@ import {
 } from "../src/agent/port/port-link.ts";
 import { RUNTIME_MOUNT_POINT } from "../src/protocol/constants.ts";
 import { parseSetup } from "../src/setup/grammar.ts";
-import { NOTHING_REPORTED, parseInitReport, type InitReport } from "../src/setup/init-report.ts";
+import { waitForInitModules } from "../src/setup/init-pipe.ts";
 import { setupSteps } from "../src/setup/plan.ts";
 import { enterSwitchedRoot } from "../src/setup/steps/block-root.ts";
 import { installCa } from "../src/setup/steps/ca.ts";
 import { runSteps, SetupFailure } from "../src/setup/step.ts";
 import { mount, MS_RDONLY, MS_REMOUNT } from "../src/sys/mount.ts";
-import { readFd } from "../src/sys/fd-io.ts";
-import { closeFd } from "../src/sys/libc.ts";
 import { powerOff, sync } from "../src/sys/system.ts";
 
 /** Exit code for a fatal setup error; init/init.c powers off on it (EX_CONFIG). */
 export const AGENTD_EXIT_SETUP = 78;
-/** init/init.c: the descriptor of the pipe it closes once the kernel modules are loaded. */
-export const MODULES_FD_ENV = "AGENTD_MODULES_FD";
 /** How long to wait for the port's device node after the modules were loaded. */
 const PORT_WAIT_MS = 5000;
 
@@ -45,42 +41,6 @@ const PORT_WAIT_MS = 5000;
  * (PROTOCOL.md §9).
  */
 export const AFTER_READY_DEFER_MS = 250;
-
-/** More than init ever writes (init-report.ts); the rest would be dropped. */
-const INIT_REPORT_MAX = 4096;
-
-/**
- * init loads the kernel modules while Bun starts (the two take about as long under TCG); every
- * setup step may need one (virtio devices, virtiofs, ext4), so setup waits for init's end of
- * file here, and takes what init reports it set up itself (src/setup/init-report.ts). A blocking
- * read on the main thread: nothing else runs yet, and a SIGTERM is taken as soon as the read
- * returns. Without the variable (host mode, a restart) there is no wait and no report; after a
- * failed read, no report either (setup then does every step).
- */
-function waitForInitModules(): InitReport {
-  const raw = process.env[MODULES_FD_ENV];
-  delete process.env[MODULES_FD_ENV];
-  const fd = Number(raw);
-  if (raw === undefined || !Number.isInteger(fd) || fd < 3) return NOTHING_REPORTED;
-  const buf = new Uint8Array(INIT_REPORT_MAX);
-  const dropped = new Uint8Array(64);
-  let filled = 0;
-  try {
-    for (;;) {
-      // Once buf is full, later bytes go to `dropped` (never over the report), until end of file.
-      const full = filled === buf.length;
-      const n = readFd(fd, full ? dropped : buf.subarray(filled), "init's modules pipe");
-      if (n === 0) break;
-      if (n > 0 && !full) filled += n;
-    }
-  } catch (e) {
-    log("warn", `waiting for init's modules: ${(e as Error).message}`);
-    return NOTHING_REPORTED;
-  } finally {
-    closeFd(fd);
-  }
-  return parseInitReport(new TextDecoder().decode(buf.subarray(0, filled)));
-}
 
 function fatal(step: string, reason: string): never {
   writeStderr(`agentd: setup failed: ${step}: ${reason}\n`);

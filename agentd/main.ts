@@ -17,7 +17,8 @@ import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
 import { parseArgs, USAGE } from "./args.ts";
-import { MODULES_FD_ENV, runGuestMode, setUpGuest, waitForPort } from "./guest-mode.ts";
+import { runGuestMode, setUpGuest, waitForPort } from "./guest-mode.ts";
+import { MODULES_FD_ENV } from "../src/setup/init-pipe.ts";
 import type { OpenPort } from "../src/agent/port/port-link.ts";
 import { runHostMode } from "./host-mode.ts";
 

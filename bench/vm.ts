@@ -14,6 +14,7 @@ import { percentile, printTable, timeEach, type Row } from "./stats.ts";
 import { echoLatencyDuringRead, readBytes, repeated, stdoutBytes } from "../test/support.ts";
 import { parseBootLine } from "../agentd/boot-line.ts";
 import { bootGuest, defaultImage, text, untilConsole } from "../test/vm/harness.ts";
+import { bootReadyFloor } from "./ready-floor/boot.ts";
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env["BENCH_MIB"] ?? 256) * MiB;
@@ -715,9 +716,55 @@ rows.splice(stdoutRow + 1, 0, {
   note: `just before, through the relay: ${relayedRate.toFixed(1)} MB/s (${((relayedRate / directRate) * 100).toFixed(0)}%)`,
 });
 
-printTable("agentd in the guest (TCG, virtio-serial)", rows);
-writeFileSync(join(import.meta.dir, "..", "bench-vm.json"), JSON.stringify(rows, null, 2));
 raw.destroy();
 await guest.stop();
+
+// The ready target's limit for any agent like agentd: the least a Bun agent of its design does
+// before core.ready (bench/ready-floor), booted right after agentd's guest, with the same image
+// but for agentd. Its rows go under agentd's core.ready written.
+const readyFloor = await bootReadyFloor(dir);
+const since = (ms: number | undefined) => (ms ?? NaN) - (readyFloor?.initMs ?? NaN);
+const writtenRow = rows.findIndex((r) => r.metric === "init → core.ready written");
+rows.splice(
+  writtenRow + 1,
+  0,
+  {
+    metric: "  agentd's own part: its Worker constructed → core.ready written",
+    value: (marks?.writtenMs ?? NaN) - (marks?.workerStartedMs ?? NaN),
+    unit: "ms",
+  },
+  {
+    metric: "init → core.ready written by the least Bun agent of this design (bench/ready-floor)",
+    value: since(readyFloor?.marks.writtenMs),
+    unit: "ms",
+    limit: 500,
+    // Its own part after agentd's Worker, in agentd's boot: where that is over the target too, no
+    // Bun agent of this design would have met it in that boot.
+    note: `booted next; agentd's Worker + its own part: ${(
+      (marks?.workerStartedMs ?? NaN) -
+      initAt * 1000 +
+      (readyFloor?.marks.writtenMs ?? NaN) -
+      (readyFloor?.marks.workerStartedMs ?? NaN)
+    ).toFixed(1)} ms`,
+  },
+  {
+    metric: "  init → its first line (Bun's start)",
+    value: since(readyFloor?.marks.firstLineMs),
+    unit: "ms",
+  },
+  {
+    metric: "  init → its Worker constructed",
+    value: since(readyFloor?.marks.workerStartedMs),
+    unit: "ms",
+  },
+  {
+    metric: "  its own part: its Worker constructed → core.ready written",
+    value: (readyFloor?.marks.writtenMs ?? NaN) - (readyFloor?.marks.workerStartedMs ?? NaN),
+    unit: "ms",
+  },
+);
+
+printTable("agentd in the guest (TCG, virtio-serial)", rows);
+writeFileSync(join(import.meta.dir, "..", "bench-vm.json"), JSON.stringify(rows, null, 2));
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

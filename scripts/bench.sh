@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build vm
-bash scripts/build.sh
+bash scripts/build.sh bench
 node_modules/.bin/bun bench/host.ts
 node_modules/.bin/bun bench/vm.ts

@@ -21,4 +21,8 @@ AGENTD_FLAGS=(--compile-exec-argv=--smol)
 # when it is an entry point too.
 "$BUN" "${COMPILE[@]}" "${AGENTD_FLAGS[@]}" agentd/main.ts src/agent/port/reader-worker.ts --outfile dist/agentd >/dev/null
 "$BUN" "${COMPILE[@]}" src/host/cli/main.ts --outfile dist/agentctl >/dev/null
+# `build.sh bench`: also the benchmark's ready floor (bench/ready-floor), built as agentd is.
+if [ "${1:-}" = bench ]; then
+  "$BUN" "${COMPILE[@]}" "${AGENTD_FLAGS[@]}" bench/ready-floor/main.ts src/agent/port/reader-worker.ts --outfile dist/ready-floor >/dev/null
+fi
 echo "build: dist/agentd dist/agentd-exec dist/agentctl dist/agentctl-splice"
