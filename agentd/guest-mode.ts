@@ -33,12 +33,12 @@ export const AGENTD_EXIT_SETUP = 78;
 const PORT_WAIT_MS = 5000;
 
 /**
- * How long after core.ready the heartbeat's first beat and the boot line wait. A host that asks
- * at once (agentctl, the client library) had its first request read only after them: the first
- * beat loads node:fs/promises (20-25 ms of this thread at boot under TCG) and the boot line took
- * 11-12 ms. Long enough for that host's first exec, which runs agentd's exec path for the first
- * time (60-120 ms cold), and the first beat still comes well within the heartbeat's second
- * (PROTOCOL.md §9).
+ * How long after core.ready the signal handlers (main.ts), the heartbeat's first beat and the boot
+ * line wait. A host that asks at once (agentctl, the client library) had its first request read
+ * only after them: the first beat loads node:fs/promises (20-25 ms of this thread at boot under
+ * TCG), the boot line took 11-12 ms and Bun's first process.on() ~7 ms. Long enough for that
+ * host's first exec, which runs agentd's exec path for the first time (60-120 ms cold), and the
+ * first beat still comes well within the heartbeat's second (PROTOCOL.md §9).
  */
 export const AFTER_READY_DEFER_MS = 250;
 
@@ -142,13 +142,15 @@ async function finishGuest(): Promise<void> {
 
 /**
  * Serves the host on `port`; `start` holds when Bun had started agentd and its port thread
- * (main.ts). `afterReady` runs once the reader has first reported, before any request is read.
+ * (main.ts). `afterReady` runs once the reader has first reported, before any request is read;
+ * `settled` AFTER_READY_DEFER_MS later, before the heartbeat's first beat.
  */
 export function runGuestMode(
   config: AgentConfig,
   port: OpenPort,
   start: Pick<BootMarks, "firstLineMs" | "workerStartedMs">,
   afterReady: () => void,
+  settled: () => void,
 ): Agent {
   // ready_time_ns is set when the port's reader first reports (port-link.ts).
   const agent = new Agent(config, finishGuest);
@@ -156,6 +158,7 @@ export function runGuestMode(
     afterReady();
     // The heartbeat and the boot line once a host that asked at once has its first answer.
     setTimeout(() => {
+      settled();
       // The heartbeat's first beat first: its file operations run on the thread pool while the
       // boot line is written.
       startHeartbeat(RUNTIME_MOUNT_POINT, agent);

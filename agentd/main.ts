@@ -89,11 +89,18 @@ function main(): void {
     process.exit(0);
   }
 
-  // Handlers first: a SIGTERM that arrives as soon as we serve must shut down cleanly.
   let agent: Agent | null = null;
   const onSignal = () => (agent ? void agent.shutdown() : process.exit(0));
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const takeSignals = () => {
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  };
+  // In host mode at once: a SIGTERM that arrives as soon as we serve must shut down cleanly. In
+  // the guest once core.ready has gone out and a host that asked at once has its first answer
+  // (runGuestMode): Bun's first process.on() took 7 ms of the way to core.ready at boot (median
+  // of eight boots each, with and without), and until then a SIGTERM ends agentd, which init,
+  // having forwarded a termination, answers by powering off as after a clean shutdown.
+  if (socket !== null) takeSignals();
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
   const setup = socket === null ? setUpGuest(null, true) : null;
@@ -141,6 +148,7 @@ function main(): void {
         workerStartedMs: startMarks.workerStarted + perfToBootMs,
       },
       afterReady,
+      takeSignals,
     );
   };
   // Nothing awaited on the way to core.ready when init reported the port (guest-mode.ts's

@@ -19,7 +19,10 @@
  *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
  *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
  *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
- *      cleanly when agentd exits 0 (shutdown) or AGENTD_EXIT_SETUP (fatal setup error).
+ *      cleanly when agentd exits 0 (shutdown) or AGENTD_EXIT_SETUP (fatal setup error), or ends
+ *      in any way once a termination was forwarded to it: in the guest agentd takes signals only
+ *      a moment after core.ready (agentd/main.ts), and a termination is never answered with a
+ *      restart.
  *
  * Before the supervision loop a failure is logged and the boot goes on as far as it can; inside
  * it a failure is logged and the loop continues. PID 1 never exits: that would panic the kernel.
@@ -52,6 +55,8 @@
 #define MAX_RESTARTS 5
 #define RESTART_WINDOW_S 60
 #define MAX_BACKOFF_MS 2000
+/* How long agentd has to shut down after a forwarded termination before init powers off anyway. */
+#define TERMINATE_GRACE_S 10
 #define MODULE_INIT_COMPRESSED_FILE 4
 /* The descriptor number and variable under which agentd finds the "modules loaded" pipe. */
 #define MODULES_FD 3
@@ -343,6 +348,9 @@ int main(void) {
     agentd = start_agentd(0, &mask, -1);
   }
   if (agentd < 0) restart_at = now_s() + 0.1;
+  /* A termination was forwarded to agentd: however it ends now, the guest powers off. */
+  int terminating = 0;
+  double terminate_by = 0;
 
   /* 3. supervise */
 
@@ -357,8 +365,13 @@ int main(void) {
     siginfo_t info;
     int sig = sigtimedwait(&mask, &info, &timeout);
     if (sig == SIGTERM || sig == SIGINT || sig == SIGPWR) {
-      if (agentd > 0) kill(agentd, SIGTERM);
-      else power_off("termination requested with no agentd running");
+      if (agentd > 0) {
+        kill(agentd, SIGTERM);
+        if (!terminating) terminate_by = now_s() + TERMINATE_GRACE_S;
+        terminating = 1;
+      } else {
+        power_off("termination requested with no agentd running");
+      }
     }
 
     pid_t pid;
@@ -369,6 +382,7 @@ int main(void) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) power_off("agentd finished");
       if (WIFEXITED(status) && WEXITSTATUS(status) == AGENTD_EXIT_SETUP)
         power_off("agentd reported a fatal setup error (see above)");
+      if (terminating) power_off("agentd ended after a termination request");
       if (WIFEXITED(status)) say("agentd exited with status %d", WEXITSTATUS(status));
       else say("agentd killed by signal %d", WTERMSIG(status));
 
@@ -381,6 +395,9 @@ int main(void) {
       if (backoff > MAX_BACKOFF_MS) backoff = MAX_BACKOFF_MS;
       restart_at = t + backoff / 1000.0;
     }
+
+    if (terminating && now_s() >= terminate_by)
+      power_off("agentd did not end within 10 s of a termination request");
 
     if (restart_at >= 0 && now_s() >= restart_at) {
       restarts++;
