@@ -97,9 +97,9 @@ function main(): void {
   };
   // In host mode at once: a SIGTERM that arrives as soon as we serve must shut down cleanly. In
   // the guest once core.ready has gone out and a host that asked at once has its first answer
-  // (runGuestMode): Bun's first process.on() took 7 ms of the way to core.ready at boot (median
-  // of eight boots each, with and without), and until then a SIGTERM ends agentd, which init,
-  // having forwarded a termination, answers by powering off as after a clean shutdown.
+  // (runGuestMode): these two process.on() took 2-7 ms of the way to core.ready at boot (medians
+  // of two sets of eight boots each, alternating), and until then a SIGTERM ends agentd, which
+  // init, having forwarded a termination, answers by powering off as after a clean shutdown.
   if (socket !== null) takeSignals();
 
   // Guest setup runs before the config is read: it may add variables children inherit (the CA).
