@@ -36,9 +36,9 @@ const PORT_WAIT_MS = 5000;
  * How long after core.ready the signal handlers (main.ts), the heartbeat's first beat and the boot
  * line wait. A host that asks at once (agentctl, the client library) had its first request read
  * only after them: the first beat loads node:fs/promises (20-25 ms of this thread at boot under
- * TCG), the boot line took 11-12 ms and the signal handlers' process.on() 2-7 ms. Long enough for that
- * host's first exec, which runs agentd's exec path for the first time (60-120 ms cold), and the
- * first beat still comes well within the heartbeat's second (PROTOCOL.md §9).
+ * TCG), the boot line took 11-12 ms and the signal handlers' process.on() 2-7 ms. Long enough for
+ * that host's first exec, which runs agentd's exec path for the first time (60-120 ms cold), and
+ * the first beat still comes well within the heartbeat's second (PROTOCOL.md §9).
  */
 export const AFTER_READY_DEFER_MS = 250;
 
