@@ -19,10 +19,10 @@
  *   3. supervise: start agentd with init's own environment (the kernel's unused KEY=VALUE
  *      command-line words), reap every orphan, forward SIGTERM/SIGINT/SIGPWR to agentd, restart
  *      agentd when it dies unexpectedly (backoff; at most MAX_RESTARTS a minute), and power off
- *      cleanly when agentd exits 0 (shutdown) or AGENTD_EXIT_SETUP (fatal setup error), or ends
- *      in any way once a termination was forwarded to it: in the guest agentd takes signals only
- *      a moment after core.ready (agentd/main.ts), and a termination is never answered with a
- *      restart.
+ *      cleanly when agentd exits 0 (shutdown) or AGENTD_EXIT_SETUP (fatal setup error), dies of
+ *      SIGTERM or SIGINT, or ends in any way once a termination was forwarded to it: in the guest
+ *      agentd takes signals only a moment after core.ready (agentd/main.ts), and a termination is
+ *      never answered with a restart.
  *
  * Before the supervision loop a failure is logged and the boot goes on as far as it can; inside
  * it a failure is logged and the loop continues. PID 1 never exits: that would panic the kernel.
@@ -383,6 +383,11 @@ int main(void) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == AGENTD_EXIT_SETUP)
         power_off("agentd reported a fatal setup error (see above)");
       if (terminating) power_off("agentd ended after a termination request");
+      /* With its handlers agentd answers SIGTERM and SIGINT by shutting down and exiting 0; it
+         dies of one only before it has set them (at boot, until a moment after core.ready), and
+         then the sender asked for the same shutdown. */
+      if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
+        power_off("agentd ended by a termination signal before it took signals");
       if (WIFEXITED(status)) say("agentd exited with status %d", WEXITSTATUS(status));
       else say("agentd killed by signal %d", WTERMSIG(status));
 

@@ -2,8 +2,9 @@
  * A termination sent to init (SIGTERM, as a host's or the guest's own shutdown sends it) always
  * powers the guest off: init forwards it to agentd and never answers it with a restart, whether
  * agentd shuts down cleanly, dies some other way, takes no signals yet (in the guest agentd takes
- * them only a moment after core.ready, agentd/main.ts) or does not end at all (init/init.c). Each
- * test boots its own guest, since each ends it.
+ * them only a moment after core.ready, agentd/main.ts) or does not end at all (init/init.c). A
+ * SIGTERM sent to agentd itself does the same before agentd takes signals as after. Each test boots
+ * its own guest, since each ends it.
  */
 import { afterEach, expect, test } from "bun:test";
 import { parseBootLine } from "../../agentd/boot-line.ts";
@@ -59,6 +60,14 @@ test("SIGTERM to init as the first command after boot powers the guest off, neve
   // (AFTER_READY_DEFER_MS): agentd then ends by the signal itself.
   const { log } = await terminate("kill -TERM 1", { once: "ready", ms: 20_000 });
   expect(log).toMatch(/init: agentd (finished|ended after a termination request); powering off/);
+}, 90_000);
+
+test("SIGTERM to agentd itself as the first command after boot powers the guest off, never restarts it", async () => {
+  // Before agentd takes signals it dies of this one; init powers off as agentd would have.
+  const { log } = await terminate("kill -TERM $(pidof agentd)", { once: "ready", ms: 20_000 });
+  expect(log).toMatch(
+    /init: agentd (finished|ended by a termination signal before it took signals); powering off/,
+  );
 }, 90_000);
 
 test("SIGTERM to init once agentd takes signals: agentd shuts down and exits 0, then the guest powers off", async () => {
