@@ -8,17 +8,9 @@ import { join } from "node:path";
 import { parseBootLine, type BootMarks } from "../../agentd/boot-line.ts";
 import { buildImage } from "../../src/host/image/build.ts";
 import { CACHE_DIR, DIST_DIR } from "../../src/host/paths.ts";
+import { alive, waitFor } from "../../src/host/process.ts";
 import { bootGuest, consoleOf, untilConsole } from "../../test/vm/harness.ts";
 import { INIT_LINE } from "./line.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface FloorBoot {
   /** init's start (the kernel's log, ms since the kernel started). */
@@ -55,7 +47,7 @@ export async function bootReadyFloor(workDir: string): Promise<FloorBoot | null>
     return { initMs, marks };
   } finally {
     // The floor exits once it has printed, and init powers the guest off; stop() then only tidies.
-    for (let i = 0; i < 100 && alive(guest.state.pid); i++) await Bun.sleep(50);
+    await waitFor(() => !alive(guest.state.pid), 5000);
     await guest.stop();
   }
 }

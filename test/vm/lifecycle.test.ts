@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createConnection } from "node:net";
 import { parseBootLine } from "../../agentd/boot-line.ts";
+import { alive, waitFor } from "../../src/host/process.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { consoleOf, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
@@ -297,18 +298,7 @@ test("core.shutdown makes QEMU exit by itself within 5 s", async () => {
   const c = await guest.connect();
   const pid = guest.state.pid;
   await c.shutdown();
-  const t = Date.now();
-  let alive = true;
-  while (alive && Date.now() - t < 5000) {
-    await Bun.sleep(50);
-    try {
-      process.kill(pid, 0);
-      alive = !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-    } catch {
-      alive = false;
-    }
-  }
-  expect(alive).toBe(false);
+  expect(await waitFor(() => !alive(pid), 5000)).toBe(true);
   const console = readFileSync(guest.state.console_log, "utf8");
   expect(console).toContain("reboot: Power down");
   expect(console).not.toContain("Kernel panic");

@@ -8,6 +8,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { parseBootLine } from "../../agentd/boot-line.ts";
+import { alive, waitFor } from "../../src/host/process.ts";
 import { bootGuest, consoleOf, untilConsole, type Guest } from "./harness.ts";
 
 let guest: Guest | null = null;
@@ -15,19 +16,6 @@ afterEach(async () => {
   await guest?.stop();
   guest = null;
 }, 60_000);
-
-/** Whether QEMU (pid) has exited within `ms`. */
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await Bun.sleep(50);
-  }
-  return false;
-}
 
 /**
  * Boots a guest, runs `script` in it without waiting for it (the guest goes away under it), at
@@ -47,7 +35,8 @@ async function terminate(
     .exec("sh", ["-c", script])
     .collect()
     .catch(() => {});
-  expect(await exitsWithin(guest.state.pid, o.ms)).toBe(true);
+  const pid = guest.state.pid;
+  expect(await waitFor(() => !alive(pid), o.ms)).toBe(true);
   const log = consoleOf(guest);
   expect(log).toContain("reboot: Power down");
   expect(log).not.toContain("restarting agentd");

@@ -12,7 +12,7 @@ import { AgentClient } from "../client.ts";
 import { DIST_DIR, PROJECT_ROOT } from "../paths.ts";
 import { chooseAccel } from "./accel.ts";
 import { checkEnvWord, macFromEnv, qemuArgs, type Share } from "./qemu-args.ts";
-import { alive } from "../process.ts";
+import { alive, waitFor } from "../process.ts";
 import { pastFirmware } from "./boot-watch.ts";
 
 export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
@@ -85,15 +85,6 @@ function logText(path: string): string | null {
 
 function tail(path: string, lines = 30): string {
   return logText(path)?.split("\n").slice(-lines).join("\n") ?? "(no console output)";
-}
-
-async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await Bun.sleep(20);
-  }
-  return cond();
 }
 
 function startVirtiofsd(share: Share, logPath: string): number {
