@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { AgentClient } from "../src/host/client.ts";
 import { percentile, printTable, timeEach, type Row } from "./stats.ts";
 import { echoLatencyDuringRead, readBytes, repeated, stdoutBytes } from "../test/support.ts";
-import { parseBootLine } from "../agentd/boot-line.ts";
+import { parseBootLine, type BootMarks } from "../agentd/boot-line.ts";
 import { bootGuest, defaultImage, text, untilConsole } from "../test/vm/harness.ts";
 import { bootReadyFloor } from "./ready-floor/boot.ts";
 
@@ -724,13 +724,16 @@ await guest.stop();
 // but for agentd. Its rows go under agentd's core.ready written.
 const readyFloor = await bootReadyFloor(dir);
 const since = (ms: number | undefined) => (ms ?? NaN) - (readyFloor?.initMs ?? NaN);
+/** An agent's own part at boot: its Worker constructed → core.ready written. */
+const ownPart = (m: BootMarks | null | undefined) => (m?.writtenMs ?? NaN) - (m?.workerStartedMs ?? NaN);
+const floorOwn = ownPart(readyFloor?.marks);
 const writtenRow = rows.findIndex((r) => r.metric === "init → core.ready written");
 rows.splice(
   writtenRow + 1,
   0,
   {
     metric: "  agentd's own part: its Worker constructed → core.ready written",
-    value: (marks?.writtenMs ?? NaN) - (marks?.workerStartedMs ?? NaN),
+    value: ownPart(marks),
     unit: "ms",
   },
   {
@@ -743,8 +746,7 @@ rows.splice(
     note: `booted next; agentd's Worker + its own part: ${(
       (marks?.workerStartedMs ?? NaN) -
       initAt * 1000 +
-      (readyFloor?.marks.writtenMs ?? NaN) -
-      (readyFloor?.marks.workerStartedMs ?? NaN)
+      floorOwn
     ).toFixed(1)} ms`,
   },
   {
@@ -759,7 +761,7 @@ rows.splice(
   },
   {
     metric: "  its own part: its Worker constructed → core.ready written",
-    value: (readyFloor?.marks.writtenMs ?? NaN) - (readyFloor?.marks.workerStartedMs ?? NaN),
+    value: floorOwn,
     unit: "ms",
   },
 );

@@ -348,9 +348,9 @@ int main(void) {
     agentd = start_agentd(0, &mask, -1);
   }
   if (agentd < 0) restart_at = now_s() + 0.1;
-  /* A termination was forwarded to agentd: however it ends now, the guest powers off. */
-  int terminating = 0;
-  double terminate_by = 0;
+  /* Set once a termination was forwarded to agentd: however it ends now, the guest powers off,
+     and by this time at the latest. */
+  double terminate_by = -1;
 
   /* 3. supervise */
 
@@ -367,8 +367,7 @@ int main(void) {
     if (sig == SIGTERM || sig == SIGINT || sig == SIGPWR) {
       if (agentd > 0) {
         kill(agentd, SIGTERM);
-        if (!terminating) terminate_by = now_s() + TERMINATE_GRACE_S;
-        terminating = 1;
+        if (terminate_by < 0) terminate_by = now_s() + TERMINATE_GRACE_S;
       } else {
         power_off("termination requested with no agentd running");
       }
@@ -382,7 +381,7 @@ int main(void) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == 0) power_off("agentd finished");
       if (WIFEXITED(status) && WEXITSTATUS(status) == AGENTD_EXIT_SETUP)
         power_off("agentd reported a fatal setup error (see above)");
-      if (terminating) power_off("agentd ended after a termination request");
+      if (terminate_by >= 0) power_off("agentd ended after a termination request");
       /* With its handlers agentd answers SIGTERM and SIGINT by shutting down and exiting 0; it
          dies of one only before it has set them (at boot, until a moment after core.ready), and
          then the sender asked for the same shutdown. */
@@ -401,7 +400,7 @@ int main(void) {
       restart_at = t + backoff / 1000.0;
     }
 
-    if (terminating && now_s() >= terminate_by)
+    if (terminate_by >= 0 && now_s() >= terminate_by)
       power_off("agentd did not end within 10 s of a termination request");
 
     if (restart_at >= 0 && now_s() >= restart_at) {
