@@ -1,8 +1,9 @@
 /**
  * agentd's first module (main.ts imports it before anything else): in guest mode it starts the
- * port reader's Worker before the rest of agentd is even loaded (see port/reader-start.ts), and
- * notes when (performance.now(): libc, and so the kernel's clock, is not open yet; main.ts maps
- * these onto it for the boot line, boot-line.ts).
+ * port reader's Worker, its shared buffers posted to it, before the rest of agentd is even loaded
+ * (see port/reader-start.ts), and notes when its constructor returned (performance.now(): libc,
+ * and so the kernel's clock, is not open yet; main.ts maps these onto it for the boot line,
+ * boot-line.ts).
  */
 import { startReader } from "../src/agent/port/reader-start.ts";
 import { parseArgs } from "./args.ts";
@@ -10,6 +11,5 @@ import { parseArgs } from "./args.ts";
 export const startMarks = { firstLine: performance.now(), workerStarted: NaN };
 const args = parseArgs(process.argv.slice(2));
 if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) {
-  startReader();
-  startMarks.workerStarted = performance.now();
+  startMarks.workerStarted = startReader().constructedMs;
 }

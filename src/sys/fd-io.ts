@@ -9,10 +9,7 @@ import { check, errnoNow, libc, ptr, SysError } from "./libc.ts";
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
-export const POLLIN = 0x1;
-export const POLLOUT = 0x4;
-export const POLLERR = 0x8;
-export const POLLHUP = 0x10;
+export { POLLERR, POLLHUP, POLLIN, POLLOUT } from "./poll-events.ts";
 export const EAGAIN = 11;
 export const EINTR = 4;
 

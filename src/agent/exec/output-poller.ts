@@ -19,8 +19,7 @@ import {
 } from "./output-table.ts";
 
 export class OutputPoller {
-  readonly table = newOutputTable();
-  readonly #t = new Int32Array(this.table);
+  readonly #t: Int32Array;
   readonly #waiting = new Map<number, () => void>();
   /**
    * Which slots hold a pipe, and how many slots the Worker scans every round (up to the highest in
@@ -32,8 +31,13 @@ export class OutputPoller {
   #used = 0;
   #slotWaiters: (() => void)[] = [];
 
-  /** `poke` wakes the Worker so it polls the current table. */
-  constructor(readonly poke: () => void) {}
+  /** `poke` wakes the Worker so it polls the current table (`table`, given when made earlier). */
+  constructor(
+    readonly poke: () => void,
+    readonly table: SharedArrayBuffer = newOutputTable(),
+  ) {
+    this.#t = new Int32Array(table);
+  }
 
   /** A slot for `fd`, disarmed; waits while all MAX_WATCHED are in use. */
   async register(fd: number): Promise<number> {

@@ -5,7 +5,7 @@
  * and arms; the Worker disarms with compare-and-swap events → 0, so a slot released or re-armed
  * meanwhile is never reported. Pure functions over the array, used from both sides.
  */
-import { POLLIN, POLLOUT } from "../../sys/fd-io.ts";
+import { POLLIN, POLLOUT } from "../../sys/poll-events.ts";
 
 /**
  * Pipes watched at once: up to three per exec session (stdout, stderr, and stdin once the child

@@ -22,8 +22,7 @@ import {
 export type CopyEnd = "eof" | "error" | "cancelled";
 
 export class PortCopier {
-  readonly table = newCopyTable();
-  readonly #t = new Int32Array(this.table);
+  readonly #t: Int32Array;
   readonly #ends = new Map<number, (end: CopyEnd, errno: number) => void>();
   /**
    * Slots up to the highest in use (the port thread scans this many every round): the lowest free
@@ -37,8 +36,13 @@ export class PortCopier {
   /** The connection new copies belong to: the port thread's count, told with each "up". */
   epoch = 0;
 
-  /** `poke` wakes the port thread so it reads the table again. */
-  constructor(readonly poke: () => void) {}
+  /** `poke` wakes the port thread so it reads the table again (`table`, given when made earlier). */
+  constructor(
+    readonly poke: () => void,
+    readonly table: SharedArrayBuffer = newCopyTable(),
+  ) {
+    this.#t = new Int32Array(table);
+  }
 
   /**
    * Promises a slot to a copy that will start later, or says false when all are taken or

@@ -25,20 +25,11 @@ import {
   writeFd,
 } from "../../sys/fd-io.ts";
 import { installOutputPoller, OutputPoller } from "../exec/output-poller.ts";
-import { INBOX_SLOTS, READ_CHUNK, READER_WAITING, SLOT_STATE_WORDS } from "./inbox.ts";
+import { READ_CHUNK, READER_WAITING } from "./inbox.ts";
 import { bootTimeNs } from "../../sys/clock.ts";
 import { startReader } from "./reader-start.ts";
-import type { ReaderInit } from "./reader-worker.ts";
 import { PortCopier } from "./copier.ts";
-import {
-  CONTROL_WORDS,
-  FIRST_ROUND,
-  FIRST_ROUND_UP,
-  mainBegin,
-  mainRelease,
-  PORT_FD,
-  PORT_LATER,
-} from "./port-lock.ts";
+import { FIRST_ROUND, FIRST_ROUND_UP, mainBegin, mainRelease, PORT_FD, WAKE_FD } from "./port-lock.ts";
 import { currentEpoch } from "./copy-table.ts";
 
 type WorkerMessage =
@@ -76,39 +67,27 @@ export interface OpenPort {
 }
 
 /**
- * Gives the reader Worker everything but the port: it then waits for the port in the control
- * words (openPort). Guest mode does this before it waits for init's report, so that the first
- * message to the Worker (6-11 ms of this thread at boot, the shared buffers' first transfer)
- * is paid while init still loads the modules.
+ * The reader Worker (started with its shared buffers by agentd/early.ts in guest mode, or now),
+ * given the wake pipe: it then waits for the port in the control words (openPort). Guest mode
+ * does this before it waits for init's report.
  */
 export function startPortReader(): PortReader {
-  const [wakeRead, wakeWrite] = wakePipe();
-  const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
+  const { worker, shared } = startReader();
+  const { control, inbox, slots } = shared;
   const flags = new Int32Array(control);
-  const inbox = new SharedArrayBuffer(INBOX_SLOTS * READ_CHUNK);
-  const slots = new SharedArrayBuffer(4 * SLOT_STATE_WORDS);
+  const [wakeRead, wakeWrite] = wakePipe();
+  Atomics.store(flags, WAKE_FD, wakeRead + 1);
+  Atomics.notify(flags, WAKE_FD);
   const one = new Uint8Array([1]);
   const wake = () => writeFd(wakeWrite, one, "wake pipe");
   // The children's output pipes are polled by the same Worker (one VM, not two).
-  const outputs = new OutputPoller(wake);
+  const outputs = new OutputPoller(wake, shared.outputs);
   installOutputPoller(outputs);
   // Children's output pipes are copied to the port by the same Worker (copy-loop.ts).
-  const copier = new PortCopier(wake);
-  // Started early in guest mode (agentd/early.ts); it waits for `init` below.
-  const worker = startReader();
+  const copier = new PortCopier(wake, shared.copies);
   const held: WorkerMessage[] = [];
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => void held.push(event.data);
   worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  const init: ReaderInit = {
-    fd: PORT_LATER,
-    wakeFd: wakeRead,
-    control,
-    inbox,
-    slots,
-    outputs: outputs.table,
-    copies: copier.table,
-  };
-  worker.postMessage(init);
   return { worker, flags, inbox, slotState: new Int32Array(slots), outputs, copier, wake, held };
 }
 

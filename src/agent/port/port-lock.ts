@@ -26,13 +26,19 @@ export const FIRST_ROUND_DOWN = 1;
 export const FIRST_ROUND_UP = 2;
 /**
  * Not the lock's either: the port's descriptor + 1 once the main thread has opened it, 0 until
- * then, for a reader whose init said PORT_LATER (port-link.ts's startPortReader).
+ * then, for a reader whose init said FD_LATER (port-link.ts's openPort).
  */
 export const PORT_FD = 6;
-/** ReaderInit's `fd` for a port the reader is to take from PORT_FD when it is there. */
-export const PORT_LATER = -2;
+/** The same for the read end of the wake pipe (port-link.ts's startPortReader). */
+export const WAKE_FD = 7;
+/**
+ * ReaderInit's `fd` or `wakeFd` for a descriptor the reader is to take from PORT_FD or WAKE_FD
+ * once it is there: the init is posted with the Worker's start (reader-start.ts), before libc is
+ * open on the main thread.
+ */
+export const FD_LATER = -2;
 /** Int32 words the control array needs. */
-export const CONTROL_WORDS = 7;
+export const CONTROL_WORDS = 8;
 
 export const FREE = 0;
 export const MAIN = 1;

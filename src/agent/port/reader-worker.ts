@@ -13,7 +13,8 @@
  *   { kind: "writable" }                the port can take more (asked for by the main thread)
  *   { kind: "error", message }          a read or poll failed (the loop goes on after a pause)
  * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable; the port
- * lock's words (port-lock.ts), the first round (FIRST_ROUND) and the port itself (PORT_FD).
+ * lock's words (port-lock.ts), the first round (FIRST_ROUND), the port itself (PORT_FD) and the
+ * wake pipe (WAKE_FD).
  * Data is read into slots of a shared inbox (INBOX_SLOTS × READ_CHUNK); the main thread lends the
  * slot to its frame decoder and frees it. Reading into a fresh buffer per read and transferring
  * it made garbage that neither thread's collector saw as its own, and agentd's RSS grew past 150
@@ -37,8 +38,9 @@ import {
   FIRST_ROUND,
   FIRST_ROUND_DOWN,
   FIRST_ROUND_UP,
+  FD_LATER,
   PORT_FD,
-  PORT_LATER,
+  WAKE_FD,
   workerMayOrWait,
 } from "./port-lock.ts";
 
@@ -54,10 +56,11 @@ const MAX_STALE_BYTES = 16 * 1024 * 1024;
 
 export interface ReaderInit {
   /**
-   * The port, -1 (host mode: output pipes only), or PORT_LATER: the main thread puts it in the
+   * The port, -1 (host mode: output pipes only), or FD_LATER: the main thread puts it in the
    * control words once it has opened it, and the reader waits for it there.
    */
   fd: number;
+  /** The wake pipe's read end, or FD_LATER (in the control words, before the port). */
   wakeFd: number;
   control: SharedArrayBuffer;
   /** INBOX_SLOTS × READ_CHUNK bytes of data. */
@@ -70,18 +73,20 @@ export interface ReaderInit {
   copies?: SharedArrayBuffer;
 }
 
-/** The port's descriptor from the control words, once the main thread has put it there. */
-function portFdWhenOpen(flags: Int32Array): number {
+/** A descriptor from the control words (PORT_FD, WAKE_FD), once the main thread has put it there. */
+function fdWhenThere(flags: Int32Array, word: number): number {
   for (;;) {
-    const v = Atomics.load(flags, PORT_FD);
+    const v = Atomics.load(flags, word);
     if (v !== 0) return v - 1;
-    Atomics.wait(flags, PORT_FD, 0);
+    Atomics.wait(flags, word, 0);
   }
 }
 
-function run({ fd: given, wakeFd, control, inbox, slots, outputs, copies }: ReaderInit): void {
+function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, copies }: ReaderInit): void {
   const flags = new Int32Array(control);
-  const fd = given === PORT_LATER ? portFdWhenOpen(flags) : given;
+  // The main thread puts the wake pipe there before it opens the port.
+  const wakeFd = givenWake === FD_LATER ? fdWhenThere(flags, WAKE_FD) : givenWake;
+  const fd = givenFd === FD_LATER ? fdWhenThere(flags, PORT_FD) : givenFd;
   const state = new Int32Array(slots);
   const table = new Int32Array(outputs);
   let slot = 0;
