@@ -9,7 +9,9 @@ import { startReader } from "../src/agent/port/reader-start.ts";
 import { parseArgs } from "./args.ts";
 
 export const startMarks = { firstLine: performance.now(), workerStarted: NaN };
-const args = parseArgs(process.argv.slice(2));
+/** agentd's arguments, parsed once here (main.ts takes them from here). */
+export const startArgs = parseArgs(process.argv.slice(2));
+const args = startArgs;
 if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) {
   startMarks.workerStarted = startReader().constructedMs;
 }

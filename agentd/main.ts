@@ -2,7 +2,7 @@
  * agentd's entry. Records the start time first (core.ready reports it), runs host mode or the
  * guest agent, and installs the handlers that keep a bug from ending the process.
  */
-import { startMarks } from "./early.ts";
+import { startArgs, startMarks } from "./early.ts";
 import { bootTimeNs } from "../src/sys/clock.ts";
 const startedNs = bootTimeNs();
 /** performance.now() on the kernel's clock (ms), from one reading of both. */
@@ -16,7 +16,7 @@ import { log, writeStderr } from "../src/agent/log.ts";
 import { PartialJournal } from "../src/agent/fs/partials.ts";
 import { execve } from "../src/sys/system.ts";
 import { ENV_USER, SCRIPTS_PATH } from "../src/protocol/constants.ts";
-import { parseArgs, USAGE } from "./args.ts";
+import { USAGE } from "./args.ts";
 import { runGuestMode, setUpGuest, waitForPort } from "./guest-mode.ts";
 import { MODULES_FD_ENV } from "../src/setup/init-pipe.ts";
 import type { OpenPort } from "../src/agent/port/port-link.ts";
@@ -74,7 +74,7 @@ function protectFromOom(): void {
 }
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+  const args = startArgs;
   if (!args.ok) {
     writeStderr(`agentd: ${args.error.message}\n${USAGE}\n`);
     process.exit(2);

@@ -21,7 +21,7 @@ import { log, writeStderr } from "../../src/agent/log.ts";
 import { findPort } from "../../src/agent/port/find-port.ts";
 import { openPort, startPortReader } from "../../src/agent/port/port-link.ts";
 import { FIRST_ROUND, FIRST_ROUND_UP } from "../../src/agent/port/port-lock.ts";
-import { encodeFrame } from "../../src/protocol/frame.ts";
+import { encodeReadyFrame } from "../../src/protocol/ready-frame.ts";
 import { waitForInitModules } from "../../src/setup/init-pipe.ts";
 import { INIT_LINE } from "./line.ts";
 
@@ -42,7 +42,7 @@ function main(): void {
   const ready = { boot_time_ns: mainNs, init_time_ns: 0n, ready_time_ns: readyNs };
   // Nothing else writes to the port yet, so begin() holds and the port takes the frame whole.
   link.begin?.();
-  link.write(encodeFrame(0, { type: "core.ready", payload: ready }));
+  link.write(encodeReadyFrame(ready));
   link.release?.();
   const writtenNs = bootTimeNs();
   const ms = (ns: bigint) => Number(ns) / 1e6;

@@ -16,6 +16,7 @@ import {
 } from "../protocol/frame.ts";
 import { FrameDecoder } from "../protocol/frame-decoder.ts";
 import type { Frame, Message } from "../protocol/payloads.ts";
+import { encodeReadyFrame } from "../protocol/ready-frame.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";
 import { FsHandlers } from "./fs/handlers.ts";
@@ -59,7 +60,8 @@ export class Connection implements SessionContext {
       () => link.resume(),
     );
     this.fs = new FsHandlers(this);
-    this.send(0, { type: "core.ready", payload: config.ready });
+    // Written byte by byte (ready-frame.ts): at boot this is agentd's first encode.
+    this.queue.push(encodeReadyFrame(config.ready), false);
     this.readySentNs = bootTimeNs();
   }
 

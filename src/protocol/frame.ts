@@ -140,7 +140,8 @@ function putCborHead(out: Uint8Array, at: number, major: number, n: number): num
   return at + 5;
 }
 
-function putUint32(out: Uint8Array, at: number, n: number): void {
+/** `n` (< 2^32) big-endian at `at`. */
+export function putUint32(out: Uint8Array, at: number, n: number): void {
   out[at] = (n >>> 24) & 0xff;
   out[at + 1] = (n >>> 16) & 0xff;
   out[at + 2] = (n >>> 8) & 0xff;

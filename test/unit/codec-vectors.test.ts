@@ -5,7 +5,9 @@ import { encodeDataFrameHead, encodeFrame } from "../../src/protocol/frame.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { flagsFor, isMessageType } from "../../src/protocol/messages.ts";
 import { payloadValue } from "../../src/protocol/payload-encode.ts";
-import type { Frame } from "../../src/protocol/payloads.ts";
+import type { Frame, Ready } from "../../src/protocol/payloads.ts";
+import { encodeReadyFrame } from "../../src/protocol/ready-frame.ts";
+import { AgentdError, ErrorCodes } from "../../src/errors.ts";
 import { loadVectors, normalize, VECTOR_DIR } from "./vectors.ts";
 
 const vectors = loadVectors();
@@ -144,5 +146,56 @@ describe("data frames sent as head + data (no copy of the data)", () => {
           same: true,
         });
       }
+  });
+});
+
+describe("core.ready written byte by byte (encodeReadyFrame)", () => {
+  const readyVectors = vectors.filter((v) => v.type === "core.ready");
+
+  test("the golden core.ready frames are among the vectors", () => {
+    expect(readyVectors.map((v) => v.file).sort()).toEqual(["ready.hex", "ready_u64_extremes.hex"]);
+  });
+
+  test.each(readyVectors.map((v) => [v.file, v] as const))("%s: the golden frame", (_name, v) => {
+    const f = decodeOne(v.bytes);
+    if (f.type !== "core.ready") throw new Error(f.type);
+    expect(Buffer.from(encodeReadyFrame(f.payload)).toString("hex")).toBe(
+      Buffer.from(v.bytes).toString("hex"),
+    );
+  });
+
+  test("equals encodeFrame at every CBOR integer boundary, as numbers and as BigInts", () => {
+    const values = [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+    const big = [...values.map((n) => BigInt(n)), 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n];
+    const all: (number | bigint)[] = [...values, ...big];
+    for (const a of all)
+      for (const b of [0, 2 ** 32 + 7, 2n ** 64n - 1n]) {
+        const payload = { boot_time_ns: a, init_time_ns: b, ready_time_ns: a };
+        const same = Buffer.from(encodeReadyFrame(payload)).equals(
+          Buffer.from(encodeFrame(0, { type: "core.ready", payload })),
+        );
+        expect({ a: String(a), b: String(b), same }).toEqual({ a: String(a), b: String(b), same: true });
+      }
+  });
+
+  test("a time that is no u64 is an encode error naming the field", () => {
+    const ok = { boot_time_ns: 1, init_time_ns: 2, ready_time_ns: 3 };
+    const cases: [Partial<Ready>, string][] = [
+      [{ boot_time_ns: -1 }, "boot_time_ns"],
+      [{ init_time_ns: 1.5 }, "init_time_ns"],
+      [{ ready_time_ns: 2n ** 64n }, "ready_time_ns"],
+      [{ ready_time_ns: -1n }, "ready_time_ns"],
+    ];
+    for (const [bad, field] of cases) {
+      let error: unknown = null;
+      try {
+        encodeReadyFrame({ ...ok, ...bad });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(AgentdError);
+      expect((error as AgentdError).code).toBe(ErrorCodes.ENCODE);
+      expect((error as AgentdError).message).toContain(field);
+    }
   });
 });

@@ -14,8 +14,10 @@ export const PROFILE_BLOCK = [
 
 export function addProfileBlock(root = "/"): void {
   const profile = joinPath(root, "etc", "profile");
-  const current = exists(profile) ? readText(profile) : "";
+  const existed = exists(profile);
+  const current = existed ? readText(profile) : "";
   if (current.includes(PROFILE_BEGIN)) return;
-  makeDirs(joinPath(root, "etc"));
+  // With the file there, so is /etc.
+  if (!existed) makeDirs(joinPath(root, "etc"));
   appendText(profile, (current === "" || current.endsWith("\n") ? "" : "\n") + PROFILE_BLOCK);
 }
