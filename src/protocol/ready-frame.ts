@@ -7,7 +7,7 @@
  * also against the Rust agent's golden core.ready frames).
  */
 import { agentdError, ErrorCodes } from "../errors.ts";
-import { putUint32 } from "./frame.ts";
+import { putUint32 } from "./frame-head.ts";
 import type { Ready, U64 } from "./payloads.ts";
 
 /**

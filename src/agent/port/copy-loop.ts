@@ -16,7 +16,7 @@
  * sessions take turns.
  */
 import { ptr } from "bun:ffi";
-import { encodeDataFrameHead } from "../../protocol/frame.ts";
+import { encodeDataFrameHead } from "../../protocol/frame-head.ts";
 import { EAGAIN, PORT_WRITE_MAX, readFdAt, writeChunkedAt } from "../../sys/fd-io.ts";
 import { SysError } from "../../sys/libc.ts";
 import {

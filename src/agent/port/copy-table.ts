@@ -15,7 +15,7 @@
  *           thread has already seen the next one connect)
  * Pure functions over the array, used from both sides.
  */
-import type { DataMessageType } from "../../protocol/frame.ts";
+import type { DataMessageType } from "../../protocol/frame-head.ts";
 
 /** Copies at once: two per exec session (stdout and stderr). */
 export const MAX_COPIES = 1024;
