@@ -1,8 +1,8 @@
 /**
  * The least a Bun agent of agentd's design does at boot before core.ready, built from agentd's
- * own modules: its port thread's Worker started first (agentd/early.ts), libc opened, the reader
- * given its shared buffers, init's report read, the port opened and handed to the reader, the
- * reader's first round taken, core.ready encoded and written. No setup steps, no agent, no
+ * own modules: its port thread's Worker started first with its shared buffers (agentd/early.ts),
+ * libc opened, the reader given its wake pipe, init's report read, the port opened and handed to
+ * the reader, the reader's first round taken, core.ready encoded and written. No setup steps, no agent, no
  * configuration. bench/vm.ts boots an image with this in agentd's place and holds its core.ready
  * against the same target as agentd's, in the same run.
  *
