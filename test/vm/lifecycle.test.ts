@@ -48,6 +48,20 @@ test("under TCG the guest's CPU has no ERMS, so its kernel does not copy memory 
   }
 });
 
+test("the guest kernel skips its crypto self-tests at boot (cryptomgr.notests, ~0.2 s under TCG)", async () => {
+  const c = await guest.connect();
+  try {
+    const log = text((await c.exec("dmesg", []).collect()).stdout);
+    expect(log).toContain("alg: self-tests disabled");
+    expect(text((await c.exec("cat", ["/proc/cmdline"]).collect()).stdout).split(/\s+/)).toContain(
+      "cryptomgr.notests=1",
+    );
+  } finally {
+    c.close();
+    await c.closed();
+  }
+});
+
 test("core.ready times are consistent nanoseconds since boot", async () => {
   const c = await guest.connect();
   const r = await c.ready;
