@@ -70,9 +70,14 @@ describe("QEMU command line", () => {
     disk: "/d.img",
     mac: "02:00:00:00:00:09",
     env: ["MSB_HOSTNAME=box"],
+    bios: "/q/qboot.rom",
   };
   const args = qemuArgs(plan);
   const after = (flag: string) => args.filter((_, i) => args[i - 1] === flag);
+  test("the firmware given (qboot), or none for QEMU's own", () => {
+    expect(after("-bios")).toEqual(["/q/qboot.rom"]);
+    expect(qemuArgs({ ...plan, bios: null })).not.toContain("-bios");
+  });
   test("TCG with -cpu max minus ERMS, shared memory for virtiofs, no reboot", () => {
     expect(after("-accel")).toEqual(["tcg"]);
     expect(after("-cpu")).toEqual(["max,erms=off"]);

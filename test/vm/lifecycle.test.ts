@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createConnection } from "node:net";
 import { parseBootLine } from "../../agentd/boot-line.ts";
 import { alive, waitFor } from "../../src/host/process.ts";
+import { qbootRom } from "../../src/host/vm/firmware.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
 import { consoleOf, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
@@ -63,6 +64,12 @@ test("the guest kernel skips its crypto self-tests and finds no modprobe to run 
     c.close();
     await c.closed();
   }
+});
+
+test("the guest boots on qboot where QEMU ships it (no SeaBIOS on the console)", () => {
+  const qboot = qbootRom("qemu-system-x86_64");
+  if (qboot) expect(consoleOf(guest)).not.toContain("SeaBIOS");
+  else expect(consoleOf(guest)).toContain("SeaBIOS");
 });
 
 test("core.ready times are consistent nanoseconds since boot", async () => {

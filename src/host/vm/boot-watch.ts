@@ -11,7 +11,7 @@
 /** ANSI escape sequences the firmware writes (clear screen, reset, line wrap). */
 const ESCAPES = /\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])/g;
 
-/** Lines the firmware prints before the kernel runs. */
+/** Lines the firmware prints before the kernel runs (SeaBIOS; qboot, firmware.ts, prints none). */
 const FIRMWARE_LINES = ["SeaBIOS (version", "Booting from "];
 
 /** True when the console shows anything past the firmware's own lines. */

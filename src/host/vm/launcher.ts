@@ -5,6 +5,7 @@
  * or fails with the tail of the console log. State lives in DIR/state.json so `stop` (another
  * process, later) can find everything.
  */
+import { qbootRom } from "./firmware.ts";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RUNTIME_FS_TAG } from "../../protocol/constants.ts";
@@ -214,8 +215,9 @@ async function bootOnce(
   }
 
   const accel = await chooseAccel(o.kernel, o.cacheDir, o.accel ?? process.env["AGENTD_ACCEL"]);
+  const qemuBin = "qemu-system-x86_64";
   const args = qemuArgs({
-    qemu: "qemu-system-x86_64",
+    qemu: qemuBin,
     accel,
     memoryMiB: o.memoryMiB ?? 1024,
     cpus: o.cpus ?? 2,
@@ -228,6 +230,7 @@ async function bootOnce(
     disk: o.disk ?? null,
     mac,
     env,
+    bios: qbootRom(qemuBin),
   });
   args.push(...(o.extraQemuArgs ?? []), ...moreQemuArgs);
   const qemu = Bun.spawn(args, {

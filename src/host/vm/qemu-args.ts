@@ -27,6 +27,8 @@ export interface QemuPlan {
   /** The guest NIC's MAC; null for no network. */
   mac: string | null;
   env: string[];
+  /** The firmware (qboot, see qbootRom); null for QEMU's own (SeaBIOS). */
+  bios: string | null;
 }
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -105,6 +107,7 @@ export function qemuArgs(p: QemuPlan): string[] {
     "-no-user-config",
     "-nographic",
     "-no-reboot",
+    ...(p.bios ? ["-bios", p.bios] : []),
     "-kernel",
     p.kernel,
     "-initrd",
