@@ -17,6 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { installCa } from "../../src/setup/steps/ca.ts";
+import { writeHostFiles } from "../../src/setup/steps/hostname.ts";
 import { addProfileBlock, PROFILE_BLOCK } from "../../src/setup/steps/profile.ts";
 import { AGENTD } from "./harness.ts";
 
@@ -112,6 +113,18 @@ describe("hostname (UTS + mount namespace)", () => {
   test("without MSB_HOSTNAME, /etc/hosts is still rewritten", () => {
     const r = inNamespaces(["-m", "-u"], `"$AGENTD" --setup-only --steps hostname\nhead -1 /etc/hosts`, {});
     expect(r.out).toBe("127.0.0.1\tlocalhost\n");
+  });
+  test("a root without /etc gets one with its hosts and hostname files (a failed write makes it)", () => {
+    const root = join(dir, "no-etc-root");
+    mkdirSync(root);
+    writeHostFiles(root, "box");
+    expect(readFileSync(join(root, "etc", "hostname"), "utf8")).toBe("box\n");
+    expect(readFileSync(join(root, "etc", "hosts"), "utf8").split("\n")[0]).toBe("127.0.0.1\tlocalhost box");
+    // A root whose /etc is a file: the write's own error, not a quiet mkdir.
+    const bad = join(dir, "etc-is-a-file");
+    mkdirSync(bad);
+    writeFileSync(join(bad, "etc"), "");
+    expect(() => writeHostFiles(bad, null)).toThrow("ENOTDIR");
   });
 });
 

@@ -77,8 +77,7 @@ const KERNEL_ARGS = [
 ];
 
 export function kernelCommandLine(env: readonly string[], accel: "tcg" | "kvm" = "kvm"): string {
-  const base = KERNEL_ARGS;
-  return [...base, ...(accel === "tcg" ? TCG_KERNEL_ARGS : []), ...env].join(" ");
+  return [...KERNEL_ARGS, ...(accel === "tcg" ? TCG_KERNEL_ARGS : []), ...env].join(" ");
 }
 
 /**
