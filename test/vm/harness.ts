@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../../src/host/client.ts";
-import { buildImage, imageFiles, imageIsFresh } from "../../src/host/image/build.ts";
+import { freshImage } from "../../src/host/image/build.ts";
 import { CACHE_DIR, DEFAULT_IMAGE_DIR, DIST_DIR } from "../../src/host/paths.ts";
 import { startVm, stopVm, type StartOptions, type VmState } from "../../src/host/vm/launcher.ts";
 
@@ -18,9 +18,7 @@ export interface Guest {
 }
 
 export function defaultImage(): { kernel: string; initrd: string } {
-  const files = imageFiles(DEFAULT_IMAGE_DIR);
-  if (!imageIsFresh(files, DIST_DIR)) buildImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR);
-  return files;
+  return freshImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR);
 }
 
 export async function bootGuest(opts: Partial<StartOptions> = {}): Promise<Guest> {

@@ -4,13 +4,13 @@
  */
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createConnection } from "node:net";
 import { parseBootLine } from "../../agentd/boot-line.ts";
 import { alive, waitFor } from "../../src/host/process.ts";
 import { qbootRom } from "../../src/host/vm/firmware.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
-import { consoleOf, text, untilConsole } from "./harness.ts";
+import { consoleOf, defaultImage, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
 const guest = guestPerFile();
@@ -70,6 +70,21 @@ test("the guest boots on qboot where QEMU ships it (no SeaBIOS on the console)",
   const qboot = qbootRom("qemu-system-x86_64");
   if (qboot) expect(consoleOf(guest)).not.toContain("SeaBIOS");
   else expect(consoleOf(guest)).toContain("SeaBIOS");
+});
+
+test("the default image's kernel is started at its PVH entry: no decompressor, so it runs where it was linked", async () => {
+  const manifest = JSON.parse(readFileSync(join(dirname(defaultImage().kernel), "manifest.json"), "utf8"));
+  expect(manifest.boot).toBe("pvh");
+  expect(defaultImage().kernel).toEndWith("/vmlinux");
+  const c = await guest.connect();
+  try {
+    // The bzImage's decompressor is what places the kernel at a random address (KASLR).
+    const r = await c.exec("sh", ["-c", "grep ' _text$' /proc/kallsyms"]).collect();
+    expect(text(r.stdout).trim()).toBe("ffffffff81000000 T _text");
+  } finally {
+    c.close();
+    await c.closed();
+  }
 });
 
 test("core.ready times are consistent nanoseconds since boot", async () => {

@@ -3,10 +3,11 @@
  * tree (uncompressed unpacks fastest under TCG; see DESIGN.md), with a manifest. Skips the work
  * when the image is newer than everything it is made of.
  */
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fetchGuestPackages } from "./debs.ts";
 import { stageRootfs } from "./rootfs.ts";
+import { extractPvhKernel } from "./vmlinux.ts";
 
 export interface ImageFiles {
   dir: string;
@@ -15,10 +16,16 @@ export interface ImageFiles {
   manifest: string;
 }
 
+/** The kernel as Debian ships it (a bzImage), and the ELF inside it when QEMU can start that. */
+const BZIMAGE = "vmlinuz";
+const PVH_KERNEL = "vmlinux";
+
+/** The image's files; its kernel is the ELF started at its PVH entry when the image has one. */
 export function imageFiles(dir: string): ImageFiles {
+  const pvh = join(dir, PVH_KERNEL);
   return {
     dir,
-    kernel: join(dir, "vmlinuz"),
+    kernel: existsSync(pvh) ? pvh : join(dir, BZIMAGE),
     initrd: join(dir, "initramfs.cpio"),
     manifest: join(dir, "manifest.json"),
   };
@@ -39,6 +46,22 @@ export function imageIsFresh(files: ImageFiles, distDir: string): boolean {
   return ["agentd", "agentd-exec", "init"].every(
     (f) => mtime(join(distDir, f)) > 0 && mtime(join(distDir, f)) <= built,
   );
+}
+
+/**
+ * The image in `dir`, built first unless it is newer than everything it is made of (or `force`).
+ * Its files are named after the build: which kernel it has is known only then. `built`: whether
+ * it was built now.
+ */
+export function freshImage(
+  dir: string,
+  distDir: string,
+  cacheDir: string,
+  log: (m: string) => void = () => {},
+  force = false,
+): ImageFiles & { built: boolean } {
+  if (!force && imageIsFresh(imageFiles(dir), distDir)) return { ...imageFiles(dir), built: false };
+  return { ...buildImage(dir, distDir, cacheDir, log), built: true };
 }
 
 export function buildImage(
@@ -73,12 +96,20 @@ export function buildImage(
   );
   if (cpio.exitCode !== 0) throw new Error(`cpio failed: ${cpio.stderr.toString()}`);
   Bun.spawnSync(["mv", tmp, files.initrd]);
-  copyFileSync(pkgs.vmlinuz, files.kernel);
+  copyFileSync(pkgs.vmlinuz, join(outDir, BZIMAGE));
+  // The ELF for a PVH start (vmlinux.ts), or the bzImage when this kernel has none.
+  const pvh = extractPvhKernel(readFileSync(pkgs.vmlinuz));
+  if (pvh.ok) writeFileSync(join(outDir, PVH_KERNEL), pvh.elf);
+  else {
+    rmSync(join(outDir, PVH_KERNEL), { force: true });
+    log(`booting the bzImage: ${pvh.reason}`);
+  }
   writeFileSync(
     files.manifest,
     JSON.stringify(
       {
         kernel: pkgs.kernelVersion,
+        boot: pvh.ok ? "pvh" : "bzImage",
         modules: staged.modules,
         initrd_bytes: statSync(files.initrd).size,
         built: new Date().toISOString(),
@@ -89,5 +120,5 @@ export function buildImage(
   );
   rmSync(stage, { recursive: true, force: true });
   log(`image ready in ${outDir}`);
-  return files;
+  return imageFiles(outDir);
 }

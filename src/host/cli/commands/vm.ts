@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../../client.ts";
-import { buildImage, imageFiles, imageIsFresh } from "../../image/build.ts";
+import { freshImage } from "../../image/build.ts";
 import { stageDockerContext } from "../../image/rootfs.ts";
 import { CACHE_DIR, DEFAULT_IMAGE_DIR, DIST_DIR } from "../../paths.ts";
 import { startVm, stopVm, type StartOptions } from "../../vm/launcher.ts";
@@ -55,8 +55,7 @@ function startOptions(p: Parsed, stateDir: string, log: (m: string) => void): St
   if ((kernel === undefined) !== (initrd === undefined))
     throw usageError("--kernel and --initrd go together");
   if (!kernel || !initrd) {
-    const files = imageFiles(DEFAULT_IMAGE_DIR);
-    if (!imageIsFresh(files, DIST_DIR)) buildImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR, log);
+    const files = freshImage(DEFAULT_IMAGE_DIR, DIST_DIR, CACHE_DIR, log);
     kernel = files.kernel;
     initrd = files.initrd;
   }
@@ -96,9 +95,8 @@ export async function imageCommand(argv: string[]): Promise<number> {
     throw usageError(`unknown image command '${sub ?? ""}'; use 'agentctl image build' or 'image context'`);
   const p = parseOptions(rest, { values: ["out"], flags: ["force"] });
   const out = one(p, "out") ?? DEFAULT_IMAGE_DIR;
-  const files = imageFiles(out);
-  if (!p.flags.has("force") && imageIsFresh(files, DIST_DIR)) stderrLog(`image in ${out} is up to date`);
-  else buildImage(out, DIST_DIR, CACHE_DIR, stderrLog);
+  const { built, ...files } = freshImage(out, DIST_DIR, CACHE_DIR, stderrLog, p.flags.has("force"));
+  if (!built) stderrLog(`image in ${out} is up to date`);
   process.stdout.write(JSON.stringify(files) + "\n");
   return 0;
 }
