@@ -7,7 +7,7 @@
  * also against the Rust agent's golden core.ready frames).
  */
 import { agentdError, ErrorCodes } from "../errors.ts";
-import { putUint32 } from "./frame-head.ts";
+import { putCborHead, putUint32 } from "./frame-head.ts";
 import type { Ready, U64 } from "./payloads.ts";
 
 /**
@@ -70,26 +70,7 @@ function putKeyAndU64(out: Uint8Array, at: number, key: Uint8Array, value: U64, 
 
 /** CBOR unsigned `n` (a safe integer ≥ 0) in its shortest form at `at`; the offset after it. */
 function putU64(out: Uint8Array, at: number, n: number): number {
-  if (n < 24) {
-    out[at] = n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 24;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x10000) {
-    out[at] = 25;
-    out[at + 1] = n >>> 8;
-    out[at + 2] = n & 0xff;
-    return at + 3;
-  }
-  if (n < TWO_32) {
-    out[at] = 26;
-    putUint32(out, at + 1, n);
-    return at + 5;
-  }
+  if (n < TWO_32) return putCborHead(out, at, 0, n);
   return putHalves(out, at, Math.floor(n / TWO_32), n >>> 0);
 }
 
