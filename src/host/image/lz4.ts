@@ -7,21 +7,19 @@
 
 export const LZ4_LEGACY_MAGIC = 0x184c2102;
 
-function u32(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
 /**
  * The bytes of a legacy frame, `size` bytes once decoded (the kernel build appends it to the
  * frame). A block size running past the end ends the frame (that appended size, read as one).
  */
 export function decodeLz4Legacy(frame: Uint8Array, size: number): Uint8Array {
-  if (frame.length < 4 || u32(frame, 0) !== LZ4_LEGACY_MAGIC) throw new Error("lz4: no legacy frame magic");
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (frame.length < 4 || view.getUint32(0, true) !== LZ4_LEGACY_MAGIC)
+    throw new Error("lz4: no legacy frame magic");
   const out = new Uint8Array(size);
   let at = 4;
   let op = 0;
   while (at + 4 <= frame.length) {
-    const blockSize = u32(frame, at);
+    const blockSize = view.getUint32(at, true);
     // Frames may follow one another, each with its magic.
     if (blockSize === LZ4_LEGACY_MAGIC) {
       at += 4;

@@ -18,26 +18,31 @@ const PT_NOTE = 4;
 
 export type Extracted = { ok: true; elf: Uint8Array } | { ok: false; reason: string };
 
-const u16 = (b: Uint8Array, at: number) => b[at]! | (b[at + 1]! << 8);
-const u32 = (b: Uint8Array, at: number) =>
-  (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-/** A 64-bit field known to fit in 2^53 (file offsets and sizes). */
-const u64 = (b: Uint8Array, at: number) => u32(b, at) + u32(b, at + 4) * 0x100000000;
+/** Little-endian fields of `b` (the boot protocol's and ELF64's); 64-bit ones are offsets and sizes. */
+function fields(b: Uint8Array) {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    u16: (at: number) => v.getUint16(at, true),
+    u32: (at: number) => v.getUint32(at, true),
+    u64: (at: number) => Number(v.getBigUint64(at, true)),
+  };
+}
 
 /** The kernel ELF of `bzImage` when it can be started at its PVH entry; else why not. */
 export function extractPvhKernel(bzImage: Uint8Array): Extracted {
   if (bzImage.length < 0x250 || String.fromCharCode(...bzImage.subarray(0x202, 0x206)) !== "HdrS")
     return { ok: false, reason: "not a bzImage (no HdrS setup header)" };
-  const version = u16(bzImage, 0x206);
+  const { u16, u32 } = fields(bzImage);
+  const version = u16(0x206);
   if (version < 0x208) return { ok: false, reason: `boot protocol ${version.toString(16)} names no payload` };
   const setupSectors = bzImage[0x1f1]! || 4;
-  const start = (setupSectors + 1) * 512 + u32(bzImage, 0x248);
-  const length = u32(bzImage, 0x24c);
+  const start = (setupSectors + 1) * 512 + u32(0x248);
+  const length = u32(0x24c);
   if (length < 8 || start + length > bzImage.length) return { ok: false, reason: "payload out of the file" };
   const payload = bzImage.subarray(start, start + length);
-  if (u32(payload, 0) !== LZ4_LEGACY_MAGIC) return { ok: false, reason: "kernel not compressed with LZ4" };
+  if (u32(start) !== LZ4_LEGACY_MAGIC) return { ok: false, reason: "kernel not compressed with LZ4" };
   // The kernel build appends the decompressed size to the compressed kernel.
-  const size = u32(payload, length - 4);
+  const size = u32(start + length - 4);
   let elf: Uint8Array;
   try {
     elf = decodeLz4Legacy(payload.subarray(0, length - 4), size);
@@ -50,19 +55,21 @@ export function extractPvhKernel(bzImage: Uint8Array): Extracted {
 
 /** Whether a 64-bit ELF has the note that gives its PVH entry. */
 export function hasPvhEntry(elf: Uint8Array): boolean {
-  if (elf.length < 64 || u32(elf, 0) !== 0x464c457f || elf[4] !== 2) return false;
-  const phoff = u64(elf, 0x20);
-  const phentsize = u16(elf, 0x36);
-  const phnum = u16(elf, 0x38);
+  if (elf.length < 64) return false;
+  const { u16, u32, u64 } = fields(elf);
+  if (u32(0) !== 0x464c457f || elf[4] !== 2) return false;
+  const phoff = u64(0x20);
+  const phentsize = u16(0x36);
+  const phnum = u16(0x38);
   for (let i = 0; i < phnum; i++) {
     const ph = phoff + i * phentsize;
-    if (ph + 56 > elf.length || u32(elf, ph) !== PT_NOTE) continue;
-    const from = u64(elf, ph + 8);
-    const to = Math.min(elf.length, from + u64(elf, ph + 32));
+    if (ph + 56 > elf.length || u32(ph) !== PT_NOTE) continue;
+    const from = u64(ph + 8);
+    const to = Math.min(elf.length, from + u64(ph + 32));
     for (let at = from; at + 12 <= to;) {
-      const nameSize = u32(elf, at);
-      const descSize = u32(elf, at + 4);
-      const type = u32(elf, at + 8);
+      const nameSize = u32(at);
+      const descSize = u32(at + 4);
+      const type = u32(at + 8);
       const name = String.fromCharCode(...elf.subarray(at + 12, at + 12 + Math.max(0, nameSize - 1)));
       if (name === "Xen" && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
       at += 12 + align4(nameSize) + align4(descSize);
