@@ -11,7 +11,8 @@ import { parseArgs } from "./args.ts";
 export const startMarks = { firstLine: performance.now(), workerStarted: NaN };
 /** agentd's arguments, parsed once here (main.ts takes them from here). */
 export const startArgs = parseArgs(process.argv.slice(2));
-const args = startArgs;
-if (args.ok && args.value.socket === null && !args.value.setupOnly && !args.value.help) {
+const guest =
+  startArgs.ok && startArgs.value.socket === null && !startArgs.value.setupOnly && !startArgs.value.help;
+if (guest) {
   startMarks.workerStarted = startReader().constructedMs;
 }
