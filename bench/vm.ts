@@ -133,10 +133,59 @@ async function intoBenchPort(cmd: string): Promise<number> {
   );
   // A command that ends without sending it all (a failed relay) gives NaN instead of a hang.
   const ended = sh(cmd).then(() => Bun.sleep(2000));
-  const all = await Promise.race([drained.then(() => true), ended.then(() => false)]);
+  const guard = stallGuard(() => bytes);
+  const outcome = await Promise.race([
+    drained.then(() => "all" as const),
+    ended.then(() => "ended" as const),
+    guard.stalled.then(() => "stalled" as const),
+  ]);
+  guard.stop();
   const ms = performance.now() - t0;
   raw.removeAllListeners("data");
-  return all ? mbps(SIZE - first, ms) : NaN;
+  if (outcome === "stalled") await giveUp(cmd, bytes);
+  return outcome === "all" ? mbps(SIZE - first, ms) : NaN;
+}
+
+/** How long a transfer through the bench port may make no progress before it is given up. */
+const STALL_MS = Number(process.env["BENCH_STALL_S"] ?? 60) * 1000;
+/**
+ * Resolves once `progress()` (bytes moved so far) has stayed the same for STALL_MS. A bench-port
+ * transfer stalled once on this machine (2026-12-01: the C reader's 256 MiB from the host, QEMU
+ * idle, the host waiting for its socket to drain) and the bench waited forever; it now loses that
+ * row instead and says where the transfer stood.
+ */
+function stallGuard(progress: () => number): { stalled: Promise<void>; stop(): void } {
+  let last = progress();
+  let since = performance.now();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stalled = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      const now = progress();
+      if (now !== last) [last, since] = [now, performance.now()];
+      else if (performance.now() - since > STALL_MS) resolve();
+    }, 1000);
+  });
+  return { stalled, stop: () => clearInterval(timer) };
+}
+
+/**
+ * After a stall: logs where it stood (the host socket's queue, the guest programs' kernel wait and
+ * bytes read and written), ends the guest's side and opens the bench port afresh, so that bytes
+ * left in the old connection do not reach the next transfer.
+ */
+async function giveUp(cmd: string, moved: number): Promise<void> {
+  const guestSide = await sh(
+    'for p in $(pidof relay dd cat); do echo "$p $(cat /proc/$p/comm) wchan=$(cat /proc/$p/wchan) ' +
+      "$(grep -E 'rchar|wchar' /proc/$p/io | tr '\\n' ' ')\"; done",
+  );
+  console.error(
+    `bench: no progress for ${STALL_MS / 1000} s in \`${cmd}\` after ${moved} bytes; host socket ` +
+      `queue ${raw.writableLength} bytes; guest: ${guestSide.trim().replaceAll("\n", "; ") || "none"}`,
+  );
+  await sh("pkill -f /tmp/relay; pkill dd; true");
+  raw.destroy();
+  raw = await openBench();
+  await Bun.sleep(300);
 }
 
 // The relays in C (bench/relay.c): a program with no runtime and no protocol doing agentd's
@@ -170,9 +219,21 @@ async function fromBenchPort(cmd: string): Promise<number> {
   // A reader that fails stops taking bytes: stop writing then, NaN instead of a hang.
   let ended = false;
   const result = reader.collect().finally(() => (ended = true));
-  for (let i = 0; i < SIZE / MiB && !ended; i++)
-    if (!raw.write(block)) await Promise.race([new Promise((r) => raw.once("drain", r)), result]);
-  const r = await result;
+  const sent = raw.bytesWritten;
+  const guard = stallGuard(() => raw.bytesWritten - raw.writableLength);
+  let stalled = false;
+  const givenUp = guard.stalled.then(() => {
+    stalled = true;
+    return null;
+  });
+  for (let i = 0; i < SIZE / MiB && !ended && !stalled; i++)
+    if (!raw.write(block)) await Promise.race([new Promise((r) => raw.once("drain", r)), result, givenUp]);
+  const r = await Promise.race([result, givenUp]);
+  guard.stop();
+  if (r === null) {
+    await giveUp(cmd, raw.bytesWritten - raw.writableLength - sent);
+    return NaN;
+  }
   return r.code === 0 ? mbps(SIZE, performance.now() - t0) : NaN;
 }
 // Raw port, host → guest: a C reader in the guest into /dev/null. The port hands over one 4 KiB
