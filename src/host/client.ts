@@ -90,6 +90,8 @@ export class AgentClient {
   #blocked = false;
   /** close() was called: end the socket once the outbox is empty. */
   #ending = false;
+  /** The socket was ended: it is never paused again (see #end). */
+  #ended = false;
   readonly ready: Promise<Ready>;
   /** Frames this client could not route (for tests and diagnostics). */
   readonly unrouted: Frame[] = [];
@@ -128,7 +130,7 @@ export class AgentClient {
           this.#drainWaiters.push(next);
         }
       }
-      if (this.#ending && this.#outbox.length === 0) this.#socket.end();
+      if (this.#ending && this.#outbox.length === 0) this.#end();
     });
     socket.on("close", () => {
       const e = this.#closedError ?? new ConnectionError("the agent closed the connection");
@@ -212,7 +214,7 @@ export class AgentClient {
     let held = 0;
     for (const h of this.#exec.values()) held += h.output.bytes;
     for (const p of this.#fs.values()) held += p.data?.bytes ?? 0;
-    if (!this.#paused && held > RECEIVE_HIGH_WATER) {
+    if (!this.#paused && !this.#ended && held > RECEIVE_HIGH_WATER) {
       this.#paused = true;
       this.#socket.pause();
     } else if (this.#paused && held <= RECEIVE_HIGH_WATER / 2) {
@@ -463,7 +465,23 @@ export class AgentClient {
   /** Ends the connection once every frame sent so far is handed to the socket. */
   close(): void {
     this.#ending = true;
-    if (this.#outbox.length === 0) this.#socket.end();
+    if (this.#outbox.length === 0) this.#end();
+  }
+
+  /**
+   * Ends the socket, taking from then on whatever still arrives: a socket left paused for
+   * consumers that stopped reading (a loop that broke off an endless output) kept the VM relay
+   * from handing over its last bytes, and so from ending the connection (relay-splice.c), and the
+   * guest never heard that its host had left. What arrives now is bounded: the relay reads nothing
+   * more for a client that ended its side, and agentd ends the connection.
+   */
+  #end(): void {
+    this.#ended = true;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    this.#socket.end();
   }
 
   /** Resolves when the agent closes the connection. */

@@ -6,6 +6,7 @@
 import { expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -188,6 +189,53 @@ test("close() hands the frames the client still holds to the agent before it end
     await own.stop();
   }
 });
+
+test("close() takes what still arrives: a consumer that broke off an endless output does not keep the connection from ending", async () => {
+  // A stand-in for the VM relay's side: core.ready, then stdout frames for the exec as fast as the
+  // socket takes them; on the client's end it makes no more and closes once what it queued has
+  // gone out (relay-splice.c hands a client that left what its pipe still holds).
+  const dir = mkdtempSync(join(tmpdir(), "client-close-"));
+  const path = join(dir, "agent.sock");
+  const server = createServer((s) => {
+    s.on("error", () => {});
+    s.write(STAND_IN_READY);
+    let streaming = false;
+    s.on("data", (d: Buffer) => {
+      if (streaming || d.length < 9) return;
+      streaming = true;
+      const frame = encodeFrame(d.readUInt32BE(4), {
+        type: "core.exec.stdout",
+        payload: { data: new Uint8Array(256 * 1024) },
+      });
+      const pump = () => {
+        while (streaming && s.write(frame)) {}
+        if (streaming) s.once("drain", pump);
+      };
+      pump();
+    });
+    s.on("end", () => {
+      streaming = false;
+      s.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  try {
+    const c = await AgentClient.connect(path);
+    await c.ready;
+    const h = c.exec("endless");
+    let got = 0;
+    for await (const o of h.output) if ((got += o.data.length) >= 1024 * 1024) break;
+    // What keeps arriving piles up in the abandoned output until the client pauses its socket.
+    for (let i = 0; i < 200 && h.output.bytes <= 16 * 1024 * 1024; i++) await Bun.sleep(25);
+    expect(h.output.bytes).toBeGreaterThan(16 * 1024 * 1024);
+    c.close();
+    const closed = await Promise.race([c.closed().then(() => "closed"), Bun.sleep(5000).then(() => "held")]);
+    expect(closed).toBe("closed");
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 15_000);
 
 test("a request that would be a frame over the largest is refused by the client with FrameTooLargeError, not left unanswered", async () => {
   const huge = "x".repeat(5 * 1024 * 1024);

@@ -152,6 +152,33 @@ for (const { name, helper } of modes) {
       expect((await atQemu).toString()).toBe("ping");
       second.s.destroy();
     }, 30_000);
+
+    test("a client that ends its side while not reading what QEMU streams: its QEMU connection ends within seconds", async () => {
+      const r = await rig(helper);
+      const c = await open(r.client);
+      await c.until(READY.length);
+      const up = r.upstreams[r.upstreams.length - 1]!;
+      const upClosed = new Promise<number>((res) => up.once("close", () => res(performance.now())));
+      // QEMU streams (a guest's command writing without end) and the client stops reading, as a
+      // client does whose consumers hold too much unread output and that then leaves.
+      c.s.pause();
+      let streaming = true;
+      const chunk = pattern(256 * 1024, 3);
+      void (async () => {
+        while (streaming && !up.destroyed)
+          if (!up.write(chunk)) await new Promise((w) => up.once("drain", w).once("close", w));
+      })();
+      await Bun.sleep(500);
+      const t0 = performance.now();
+      c.s.end();
+      const at = await Promise.race([upClosed, Bun.sleep(10_000).then(() => -1)]);
+      streaming = false;
+      c.s.destroy();
+      // Before: the helper kept reading QEMU and waiting for the client to take it, for ever, and
+      // the guest never heard that its host had left.
+      expect(at).toBeGreaterThan(0);
+      expect(at - t0).toBeLessThan(5000);
+    }, 30_000);
   });
 }
 

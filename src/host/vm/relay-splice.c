@@ -10,8 +10,9 @@
  * connected straight to QEMU's socket, and a splice loop got the same rates as that direct
  * connection with 0.13 s of CPU per 256 MiB.
  *
- * Ends when either side ends or fails, after handing the other side what its pipe still holds;
- * the relay then closes both connections. Exit status 0, or 1 when it could not start.
+ * Ends when either side ends or fails, after handing the other side what its pipe still holds (a
+ * client that left gets CLIENT_GONE_WAIT_MS to take it); the relay then closes both connections.
+ * Exit status 0, or 1 when it could not start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +40,14 @@
 #define NAP_US 300
 #define NAP_FROM (32 * 1024)
 #define NAP_BELOW (128 * 1024)
+/*
+ * A client that ends its side has left: nothing more is read from QEMU for it, and what the pipe
+ * still holds for it goes to it only while it takes some within CLIENT_GONE_WAIT_MS. A client
+ * that had stopped reading (AgentClient pauses its socket while its consumers hold too much
+ * unread output) kept the helper reading QEMU and waiting for it for ever, and the guest never
+ * heard that its host had left (seen in CI: a client leaving mid-stream, 1 round in 20 here).
+ */
+#define CLIENT_GONE_WAIT_MS 2000
 
 struct direction {
   int from, to;
@@ -139,12 +148,15 @@ int main(void) {
        killed under a client that had stopped reading). Its end is seen once the pipe has room. */
     for (int i = 0; i < 2; i++)
       if (p[i].events == 0) p[i].fd = -1;
-    if (poll(p, 2, -1) < 0) {
+    int ready = poll(p, 2, down.ended && up.held > 0 ? CLIENT_GONE_WAIT_MS : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) break; /* the client that left takes nothing more */
     size_t moved = pump(&up, p[0].revents, p[1].revents);
     pump(&down, p[1].revents, p[0].revents);
+    if (down.ended) up.ended = 1; /* the client left: nothing more from QEMU for it */
     if (moved >= NAP_FROM && moved < NAP_BELOW) usleep(NAP_US);
   }
   return 0;

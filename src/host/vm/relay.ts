@@ -188,6 +188,10 @@ export async function runRelay(
     client.on("error", end);
     upstream.on("close", end);
     upstream.on("error", end);
+    // The client ended its side: it has left, and both connections end now (the guest hears it).
+    // Waiting to hand it what is still queued, a client that no longer reads held both for ever
+    // (the splice helper gives it relay-splice.c's CLIENT_GONE_WAIT_MS).
+    client.once("end", end);
     pipeBetween(client, prepared);
   };
 
