@@ -148,7 +148,8 @@ int main(void) {
        killed under a client that had stopped reading). Its end is seen once the pipe has room. */
     for (int i = 0; i < 2; i++)
       if (p[i].events == 0) p[i].fd = -1;
-    int ready = poll(p, 2, down.ended && up.held > 0 ? CLIENT_GONE_WAIT_MS : -1);
+    /* The wait for a client that left counts once what it sent has all gone to QEMU. */
+    int ready = poll(p, 2, down.ended && down.held == 0 && up.held > 0 ? CLIENT_GONE_WAIT_MS : -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       break;
