@@ -90,8 +90,6 @@ export class AgentClient {
   #blocked = false;
   /** close() was called: end the socket once the outbox is empty. */
   #ending = false;
-  /** The socket was ended: it is never paused again (see #end). */
-  #ended = false;
   readonly ready: Promise<Ready>;
   /** Frames this client could not route (for tests and diagnostics). */
   readonly unrouted: Frame[] = [];
@@ -214,7 +212,7 @@ export class AgentClient {
     let held = 0;
     for (const h of this.#exec.values()) held += h.output.bytes;
     for (const p of this.#fs.values()) held += p.data?.bytes ?? 0;
-    if (!this.#paused && !this.#ended && held > RECEIVE_HIGH_WATER) {
+    if (!this.#paused && !this.#socket.writableEnded && held > RECEIVE_HIGH_WATER) {
       this.#paused = true;
       this.#socket.pause();
     } else if (this.#paused && held <= RECEIVE_HIGH_WATER / 2) {
@@ -473,10 +471,10 @@ export class AgentClient {
    * consumers that stopped reading (a loop that broke off an endless output) kept the VM relay
    * from handing over its last bytes, and so from ending the connection (relay-splice.c), and the
    * guest never heard that its host had left. What arrives now is bounded: the relay reads nothing
-   * more for a client that ended its side, and agentd ends the connection.
+   * more for a client that ended its side, and agentd ends the connection. An ended socket is
+   * never paused again (#level).
    */
   #end(): void {
-    this.#ended = true;
     if (this.#paused) {
       this.#paused = false;
       this.#socket.resume();
