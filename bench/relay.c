@@ -6,7 +6,8 @@
  *                                           agentd's port thread reads), each written to the port
  *   dd ... | relay out-polled /dev/vportNpM the same, with a second thread blocked in poll(2)
  *                                           on the port for input, as an agent that must hear
- *                                           the host while it writes (what arrives is dropped)
+ *                                           the host while it writes (what arrives is dropped);
+ *                                           the port non-blocking, see write_all
  *   relay in /dev/vportNpM BYTES | cat ...  stdin's job: BYTES read from the port, 64 KiB at a
  *                                           time, written to stdout (a pipe, or /dev/null for
  *                                           the raw port's own limit)
@@ -15,6 +16,7 @@
  * seconds; both threads).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,10 +28,23 @@
 
 static char buf[1024 * 1024];
 
-/* Writes all of buf[0, n) to fd (the port takes at most 32 KiB per write(2)). */
+/* The longest a writer on a non-blocking port sleeps in poll(2) before it asks the port again. */
+#define WRITABLE_RECHECK_MS 100
+
+/* Writes all of buf[0, n) to fd (the port takes at most 32 KiB per write(2)). A non-blocking fd
+   (out-polled's port) that is full is waited for in poll(2) for at most WRITABLE_RECHECK_MS at a
+   time: this guest kernel can miss the wake-up of a writer while another thread polls the same
+   port for input (a writer blocked in write(2) stayed asleep for good, the host having taken every
+   byte, about once in ten 256 MiB transfers; a poll(2) with a timeout finds the port writable when
+   it runs out). */
 static int write_all(int fd, const char *p, ssize_t n) {
   for (ssize_t at = 0; at < n;) {
     ssize_t w = write(fd, p + at, n - at);
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd pf = {.fd = fd, .events = POLLOUT};
+      poll(&pf, 1, WRITABLE_RECHECK_MS);
+      continue;
+    }
     if (w <= 0) return perror("write"), -1;
     at += w;
   }
@@ -52,7 +67,7 @@ static void *poll_input(void *arg) {
 
 static int relay_out(const char *port, int polled) {
   static int out;
-  out = open(port, polled ? O_RDWR : O_WRONLY);
+  out = open(port, polled ? O_RDWR | O_NONBLOCK : O_WRONLY);
   if (out < 0) return perror(port), 1;
   pthread_t poller;
   if (polled && pthread_create(&poller, NULL, poll_input, &out) != 0) return perror("pthread"), 1;

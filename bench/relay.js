@@ -5,8 +5,11 @@
  * costs here. Run in the guest by agentd's own binary:
  *   dd ... | BUN_BE_BUN=1 /.agentd/bin/agentd relay.js /dev/vportNpM [polled]
  * `polled`: as relay.c's out-polled, a second thread (a Worker, as agentd's port thread is one)
- * waits in poll(2) for input on the port the whole time, which an agent must do while it writes.
+ * waits in poll(2) for input on the port the whole time, which an agent must do while it writes;
+ * the port is then non-blocking and a full one is waited for as relay.c's write_all does (this
+ * guest kernel can miss the wake-up of a writer blocked in write(2) while another thread polls).
  * Ends by printing the process's CPU time on stderr ("cpu USER SYS" in seconds), as relay.c does.
+ * `relay.js in /dev/vportNpM BYTES | cat ...`: stdin's job, as relay.c's `in`.
  */
 const { dlopen, FFIType, ptr } = require("bun:ffi");
 const { isMainThread, workerData, Worker } = require("node:worker_threads");
@@ -20,8 +23,11 @@ const libc = dlopen("libc.so.6", {
 }).symbols;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+const O_NONBLOCK = 2048;
 const F_SETPIPE_SZ = 1031;
 const POLLIN = 1;
+const POLLOUT = 4;
+const POLLERR = 8;
 const POLLHUP = 16;
 
 /* The polling thread: what arrives is dropped; no host means a pause, as in relay.c. */
@@ -49,9 +55,29 @@ if (!isMainThread) {
   Atomics.store(workerData.up, 0, 1);
   Atomics.notify(workerData.up, 0);
   pollInput(workerData.fd);
+} else if (process.argv[2] === "in") {
+  // stdin's job, as relay.c's `in`: BYTES read from the port (it hands over one 4 KiB buffer per
+  // read(2)), 64 KiB asked per call, each written whole to stdout (a pipe).
+  const port = libc.open(ptr(Buffer.from(`${process.argv[3]}\0`)), 0);
+  if (port < 0) process.exit(1);
+  libc.fcntl(1, F_SETPIPE_SZ, 1 << 20);
+  const want = Number(process.argv[4]);
+  const buf = new Uint8Array(65536);
+  const p = ptr(buf);
+  for (let got = 0; got < want;) {
+    const n = Number(libc.read(port, p, Math.min(buf.length, want - got)));
+    if (n <= 0) end(1);
+    for (let at = 0; at < n;) {
+      const w = Number(libc.write(1, p + at, n - at));
+      if (w <= 0) end(1);
+      at += w;
+    }
+    got += n;
+  }
+  end(0);
 } else {
   const polled = process.argv[3] === "polled";
-  const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), polled ? O_RDWR : O_WRONLY);
+  const out = libc.open(ptr(Buffer.from(`${process.argv[2]}\0`)), polled ? O_RDWR | O_NONBLOCK : O_WRONLY);
   if (out < 0) process.exit(1);
   if (polled) {
     const up = new Int32Array(new SharedArrayBuffer(4));
@@ -62,12 +88,20 @@ if (!isMainThread) {
   libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
   const buf = new Uint8Array(1024 * 1024);
   const p = ptr(buf);
+  const writable = new Int32Array([out, POLLOUT]);
+  const writableEvents = new Int16Array(writable.buffer);
   for (;;) {
     const n = Number(libc.read(0, p, buf.length));
     if (n <= 0) end(n === 0 ? 0 : 1);
     // The port takes at most 32 KiB per write(2).
     for (let at = 0; at < n;) {
       const w = Number(libc.write(out, p + at, n - at));
+      if (w < 0 && polled) {
+        // Full (EAGAIN): ask again after at most 100 ms, as relay.c does.
+        writable[1] = POLLOUT;
+        if (libc.poll(ptr(writable), 1, 100) > 0 && writableEvents[3] & (POLLERR | POLLHUP)) end(1);
+        continue;
+      }
       if (w <= 0) end(1);
       at += w;
     }

@@ -348,6 +348,21 @@ rows.push({
 await freshFile();
 const bunFile = await bunRelay("polled", fileSource);
 fileRelayRow("relay in Bun: read /tmp file + write port, a Worker polling the port", bunFile);
+// stdin's job in Bun, one loop as relay.c's `in`: what the runtime reaches where agentd's port
+// thread reads and its main thread writes the pipe. With Bun's JIT (the most the runtime gets),
+// then with the JavaScriptCore settings init gives agentd.
+const bunIn = (env: string) =>
+  fromBenchPort(
+    `${env} BUN_BE_BUN=1 /.agentd/bin/agentd /tmp/relay.js in /dev/${benchPort} ${SIZE} 2>/dev/null | cat > /dev/null`,
+  );
+const bunInRate = await bunIn("");
+rows.push({ metric: "relay in Bun: read port + write pipe | cat", value: bunInRate, unit: "MB/s" });
+const bunInAgentd = await bunIn(initEnv);
+rows.push({
+  metric: "  the same with agentd's JavaScriptCore settings (no JIT, small heap)",
+  value: bunInAgentd,
+  unit: "MB/s",
+});
 await sh(`rm -f /tmp/relay.js /tmp/relay.cpu ${fileSource}`);
 
 /**
@@ -401,7 +416,8 @@ await transfer(
   "stdin",
   "stdin streaming",
   rawIn * 0.9,
-  (rate) => `target ≥ 90% of raw host→guest; ${ofRelay(rate, relayInRate)}`,
+  (rate) =>
+    `target ≥ 90% of raw host→guest; ${ofRelay(rate, relayInRate)}, ${((rate / bunInRate) * 100).toFixed(0)}% of the Bun relay's`,
   () => intoStdin(sink),
 );
 await transfer(
