@@ -212,7 +212,8 @@ rows.push({ metric: "raw port guest→host (dd bs=1M)", value: rawOut, unit: "MB
 const block = new Uint8Array(MiB);
 /** MB/s of SIZE bytes written here into the bench port while the guest runs `cmd`. */
 async function fromBenchPort(cmd: string): Promise<number> {
-  const reader = c.exec("sh", ["-c", cmd]);
+  // pipefail: a relay that fails in a pipeline into `cat` must not read as a fast one.
+  const reader = c.exec("sh", ["-c", `set -o pipefail; ${cmd}`]);
   await reader.started;
   await Bun.sleep(200);
   const t0 = performance.now();
