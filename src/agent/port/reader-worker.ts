@@ -33,7 +33,7 @@
  * poll(2). This guest kernel can miss the wake-up of a thread waiting for room in the port while
  * another thread polls the same port for input: a writer blocked in write(2) beside a thread in
  * poll(2) for POLLIN stayed asleep for good, the host having taken every byte; with a 2 s timeout
- * on the writer's poll(2) instead, the port was found writable only when the timeout ran out in 4
+ * on the writer's poll(2) instead, the port was found writable only when the timeout ran out in 5
  * of 43 transfers of 256 MiB. The same writer with no second thread missed none in 20, and
  * agentd's stdout none in 20 (its longest gap between two pieces 46 ms). Waiting for room on
  * another thread would bring that back (2026-12-01).
