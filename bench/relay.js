@@ -11,7 +11,7 @@
  * Ends by printing the process's CPU time on stderr ("cpu USER SYS" in seconds), as relay.c does.
  * `relay.js in /dev/vportNpM BYTES | cat ...`: stdin's job, as relay.c's `in`.
  */
-const { dlopen, FFIType, ptr } = require("bun:ffi");
+const { dlopen, FFIType, ptr, read } = require("bun:ffi");
 const { isMainThread, workerData, Worker } = require("node:worker_threads");
 
 const libc = dlopen("libc.so.6", {
@@ -20,14 +20,16 @@ const libc = dlopen("libc.so.6", {
   read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
 }).symbols;
+const EAGAIN = 11;
+const errno = () => read.i32(libc.__errno_location(), 0);
 const O_WRONLY = 1;
 const O_RDWR = 2;
 const O_NONBLOCK = 2048;
 const F_SETPIPE_SZ = 1031;
 const POLLIN = 1;
 const POLLOUT = 4;
-const POLLERR = 8;
 const POLLHUP = 16;
 
 /* The polling thread: what arrives is dropped; no host means a pause, as in relay.c. */
@@ -89,17 +91,16 @@ if (!isMainThread) {
   const buf = new Uint8Array(1024 * 1024);
   const p = ptr(buf);
   const writable = new Int32Array([out, POLLOUT]);
-  const writableEvents = new Int16Array(writable.buffer);
   for (;;) {
     const n = Number(libc.read(0, p, buf.length));
     if (n <= 0) end(n === 0 ? 0 : 1);
     // The port takes at most 32 KiB per write(2).
     for (let at = 0; at < n;) {
       const w = Number(libc.write(out, p + at, n - at));
-      if (w < 0 && polled) {
-        // Full (EAGAIN): ask again after at most 100 ms, as relay.c does.
+      if (w < 0 && polled && errno() === EAGAIN) {
+        // Full: ask again after at most 100 ms, as relay.c does.
         writable[1] = POLLOUT;
-        if (libc.poll(ptr(writable), 1, 100) > 0 && writableEvents[3] & (POLLERR | POLLHUP)) end(1);
+        libc.poll(ptr(writable), 1, 100);
         continue;
       }
       if (w <= 0) end(1);
