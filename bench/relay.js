@@ -45,6 +45,29 @@ function pollInput(fd) {
   }
 }
 
+/* A poll(2) entry for writeAll's waits: fd, then events | revents << 16. */
+const writable = new Int32Array(2);
+
+/*
+ * Writes all of [p, p + n) to fd, as relay.c's write_all: a non-blocking fd that is full (the
+ * polled relay's port) is waited for in poll(2) for at most 100 ms at a time, since this guest
+ * kernel can miss a writer's wake-up while another thread polls the port. Ends the relay on any
+ * other failure.
+ */
+function writeAll(fd, p, n) {
+  for (let at = 0; at < n;) {
+    const w = Number(libc.write(fd, p + at, n - at));
+    if (w < 0 && errno() === EAGAIN) {
+      writable[0] = fd;
+      writable[1] = POLLOUT;
+      libc.poll(ptr(writable), 1, 100);
+      continue;
+    }
+    if (w <= 0) end(1);
+    at += w;
+  }
+}
+
 function end(code) {
   const { user, system } = process.cpuUsage();
   // Synchronously: process.exit() would drop a write still queued on stderr.
@@ -69,11 +92,7 @@ if (!isMainThread) {
   for (let got = 0; got < want;) {
     const n = Number(libc.read(port, p, Math.min(buf.length, want - got)));
     if (n <= 0) end(1);
-    for (let at = 0; at < n;) {
-      const w = Number(libc.write(1, p + at, n - at));
-      if (w <= 0) end(1);
-      at += w;
-    }
+    writeAll(1, p, n);
     got += n;
   }
   end(0);
@@ -90,21 +109,10 @@ if (!isMainThread) {
   libc.fcntl(0, F_SETPIPE_SZ, 1 << 20);
   const buf = new Uint8Array(1024 * 1024);
   const p = ptr(buf);
-  const writable = new Int32Array([out, POLLOUT]);
   for (;;) {
     const n = Number(libc.read(0, p, buf.length));
     if (n <= 0) end(n === 0 ? 0 : 1);
     // The port takes at most 32 KiB per write(2).
-    for (let at = 0; at < n;) {
-      const w = Number(libc.write(out, p + at, n - at));
-      if (w < 0 && polled && errno() === EAGAIN) {
-        // Full: ask again after at most 100 ms, as relay.c does.
-        writable[1] = POLLOUT;
-        libc.poll(ptr(writable), 1, 100);
-        continue;
-      }
-      if (w <= 0) end(1);
-      at += w;
-    }
+    writeAll(out, p, n);
   }
 }
