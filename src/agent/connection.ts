@@ -20,7 +20,7 @@ import { encodeReadyFrame } from "../protocol/ready-frame.ts";
 import type { AgentConfig } from "./config.ts";
 import { ExecSession } from "./exec/session.ts";
 import { FsHandlers } from "./fs/handlers.ts";
-import { allocFrame, PIECE_SIZE } from "./frame-pool.ts";
+import { allocFrame, PIECE_SIZE, releaseFrameData } from "./frame-pool.ts";
 import { InboundBudget } from "./inbound-budget.ts";
 import type { Link } from "./link.ts";
 import { log } from "./log.ts";
@@ -102,6 +102,26 @@ export class Connection implements SessionContext {
   /** The link can take more bytes. */
   drained(): void {
     this.queue.flush();
+  }
+
+  /** The host sent bytes the port thread wrote to a child's stdin itself (port/inbound-split.ts). */
+  activity(): void {
+    if (!this.#closed) this.events.activity();
+  }
+
+  /**
+   * The rest of a stdin frame the port thread began writing to session `id`'s pipe itself, which
+   * took no more (port/inbound-split.ts); lent for this call only, as a slot is.
+   */
+  stdinRest(id: number, bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.events.activity();
+    const piece = allocFrame(bytes.length);
+    piece.set(bytes);
+    // The session may have ended since: its stdin is then dropped, as the frame's would be.
+    const session = this.exec.get(id);
+    if (session) session.stdin(piece);
+    else releaseFrameData(piece);
   }
 
   /** Bytes from the host; `borrowed`: valid only during this call (see FrameDecoder.pushBorrowed). */

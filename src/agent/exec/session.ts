@@ -143,7 +143,7 @@ export class ExecSession {
   }
 
   #startPipes(proc: Subprocess, output: OutputFds): void {
-    this.#stdin.attach(pipeTarget(output.stdin, `stdin of exec ${this.id}`));
+    this.#stdin.attach(pipeTarget(output.stdin, `stdin of exec ${this.id}`, this.id));
     // Frames are written straight from the pump's pooled buffer, which `done` gives back.
     const emit =
       (type: "core.exec.stdout" | "core.exec.stderr"): Emit =>

@@ -11,6 +11,7 @@ import { StdinSpill } from "./stdin-spill.ts";
 import { outputPoller } from "./output-poller.ts";
 import { writeFd } from "../../sys/fd-io.ts";
 import { closeFd } from "../../sys/libc.ts";
+import { directStdin } from "../port/direct-stdin.ts";
 
 /** Stdin a session holds in memory before spilling: 1 MiB. */
 export const STDIN_MEMORY = 1024 * 1024;
@@ -26,6 +27,13 @@ export interface StdinTarget {
    * buffers, so it says false.
    */
   readonly copies?: boolean;
+  /**
+   * The writer holds stdin it has not written (true), or has written all it was given (false):
+   * while it holds some, the port thread must not write the pipe itself (port/direct-stdin.ts).
+   */
+  held?(on: boolean): void;
+  /** The host closed stdin: no more writes from anyone but this writer's own last ones. */
+  stop?(): void;
 }
 
 export class StdinWriter {
@@ -55,8 +63,12 @@ export class StdinWriter {
 
   push(data: Uint8Array): void {
     if (this.#closed || this.#closeRequested) return;
-    if (data.length === 0) this.#closeRequested = true;
-    else if (!this.#spillChunk(data)) {
+    if (data.length === 0) {
+      this.#closeRequested = true;
+      // At once, before the main thread counts the close as handled: the port thread then
+      // writes nothing the host sent after it.
+      this.#target?.stop?.();
+    } else if (!this.#spillChunk(data)) {
       this.#pending.push(data);
       this.#heldBytes += data.length;
       this.budget.take(data.length);
@@ -100,6 +112,7 @@ export class StdinWriter {
 
   async #run(target: StdinTarget): Promise<void> {
     this.#running = true;
+    target.held?.(true);
     for (let next = this.#nextChunk(); next && !this.#closed; next = this.#nextChunk()) {
       try {
         await target.write(next.chunk);
@@ -115,6 +128,7 @@ export class StdinWriter {
     this.#running = false;
     const drained = this.#pending.length === 0 && !this.#spill?.pending && this.#overflow.length === 0;
     if (this.#closeRequested && !this.#closed && drained) this.#end();
+    else if (drained) target.held?.(false);
   }
 
   #release(n: number): void {
@@ -124,6 +138,7 @@ export class StdinWriter {
 
   #end(): void {
     this.#closed = true;
+    this.#target?.stop?.();
     try {
       this.#target?.end();
     } catch {
@@ -151,13 +166,18 @@ export class StdinWriter {
  * after the upload (agentd's RSS +13 MiB after a 256 MiB stdin, measured in the guest).
  * A child that closed its stdin makes the write fail with EPIPE (agentd ignores SIGPIPE).
  */
-export function pipeTarget(fd: number, subject: string): StdinTarget {
+export function pipeTarget(fd: number, subject: string, id?: number): StdinTarget {
   const poller = outputPoller();
   let slot: number | null = null;
   let closed = false;
   const ended = () => new Error("stdin is closed");
+  // The port thread writes the host's stdin frames into the pipe itself while this writer holds
+  // nothing (port/inbound-split.ts); it starts out holding (what came before the process started).
+  const direct = id === undefined ? null : (directStdin()?.register(id, fd, subject) ?? null);
   return {
     copies: true,
+    held: (on) => direct?.held(on),
+    stop: () => direct?.stop(),
     async write(chunk) {
       let at = 0;
       while (at < chunk.length) {
@@ -182,6 +202,7 @@ export function pipeTarget(fd: number, subject: string): StdinTarget {
     end() {
       if (closed) return;
       closed = true;
+      direct?.stop();
       // Out of the poll set before the descriptor is closed (its number may be reused).
       if (slot !== null) poller.release(slot);
       closeFd(fd);

@@ -31,12 +31,16 @@ import { startReader } from "./reader-start.ts";
 import { PortCopier } from "./copier.ts";
 import { FIRST_ROUND, FIRST_ROUND_UP, mainBegin, mainRelease, PORT_FD, WAKE_FD } from "./port-lock.ts";
 import { currentEpoch } from "./copy-table.ts";
+import { DirectStdin, installDirectStdin } from "./direct-stdin.ts";
+import { STREAM } from "./inbound-split.ts";
+import { addDone } from "./stdin-table.ts";
 
 type WorkerMessage =
   | { kind: "up"; epoch?: number; first?: boolean }
   | { kind: "down"; first?: boolean }
   | { kind: "writable" }
-  | { kind: "data"; slot: number; length: number }
+  | { kind: "data"; slot: number; length: number; regions?: number[] }
+  | { kind: "activity" }
   | { kind: "outputs"; ready: number[] }
   | { kind: "copies"; ended: number[] }
   | { kind: "error"; message: string };
@@ -55,6 +59,8 @@ export interface PortReader {
   readonly slotState: Int32Array;
   readonly outputs: OutputPoller;
   readonly copier: PortCopier;
+  /** The stdin pipes the Worker writes itself (stdin-table.ts). */
+  readonly stdin: Int32Array;
   readonly wake: () => void;
   readonly held: WorkerMessage[];
 }
@@ -85,10 +91,13 @@ export function startPortReader(): PortReader {
   installOutputPoller(outputs);
   // Children's output pipes are copied to the port by the same Worker (copy-loop.ts).
   const copier = new PortCopier(wake, shared.copies);
+  // Children's stdin pipes are written by the same Worker while their writers hold nothing.
+  installDirectStdin(new DirectStdin(shared.stdin, wake));
   const held: WorkerMessage[] = [];
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => void held.push(event.data);
   worker.onerror = (e) => log("error", `port reader failed: ${e.message}`);
-  return { worker, flags, inbox, slotState: new Int32Array(slots), outputs, copier, wake, held };
+  const stdin = new Int32Array(shared.stdin);
+  return { worker, flags, inbox, slotState: new Int32Array(slots), outputs, copier, stdin, wake, held };
 }
 
 /**
@@ -137,6 +146,25 @@ export function openPort(reader: PortReader, path: string): OpenPort {
 }
 
 /**
+ * A slot the Worker split (inbound-split.ts): bytes of whole frames go to the decoder, the rest of
+ * a frame the Worker began writing to a child's pipe goes to that session's stdin; in order.
+ * Returns the bytes handled (all of them, with or without a connection).
+ */
+function receiveRegions(conn: Connection | null, inbox: Uint8Array, base: number, regions: number[]): number {
+  let handled = 0;
+  for (let i = 0; i < regions.length; i += 3) {
+    const start = base + regions[i]!;
+    const length = regions[i + 1]!;
+    const id = regions[i + 2]!;
+    const bytes = inbox.subarray(start, start + length);
+    if (id === STREAM) conn?.receive(bytes, true);
+    else conn?.stdinRest(id, bytes);
+    handled += length;
+  }
+  return handled;
+}
+
+/**
  * Serves the host on `port` (openPort's): what the reader reported so far first, in order, then
  * the rest as it comes. `onReady` runs once, right after the reader's first report has been
  * handled (core.ready is on its way to a host that is there): work that can wait until then
@@ -149,7 +177,8 @@ export function servePort(
   onReady: (writtenNs: bigint | null) => void = () => {},
 ): void {
   const { path, link, reader } = port;
-  const { copier, outputs, inbox, slotState, flags, worker, held } = reader;
+  const { copier, outputs, inbox, slotState, flags, worker, held, stdin } = reader;
+  const inboxBytes = new Uint8Array(inbox);
   let conn: Connection | null = null;
   let polling = false;
   let written: bigint | null = null;
@@ -181,15 +210,23 @@ export function servePort(
       case "data": {
         // Lent to the decoder for this call only: it copies what it keeps (most bytes of a large
         // frame go straight into the frame's buffer, with no copy of the whole slot first).
-        // Then the slot is free for the reader again.
+        // Then the slot is free for the reader again (when this was its last message).
+        const base = m.slot * READ_CHUNK;
+        let handled = m.length;
         try {
-          conn?.receive(new Uint8Array(inbox, m.slot * READ_CHUNK, m.length), true);
+          if (!m.regions) conn?.receive(new Uint8Array(inbox, base, m.length), true);
+          else handled = receiveRegions(conn, inboxBytes, base, m.regions);
         } finally {
-          Atomics.store(slotState, m.slot, 0);
-          if (Atomics.load(slotState, READER_WAITING) !== 0) Atomics.notify(slotState, m.slot);
+          // After the handlers, which set what the Worker reads next (stdin-table.ts).
+          addDone(stdin, handled);
+          if (Atomics.sub(slotState, m.slot, 1) === 1 && Atomics.load(slotState, READER_WAITING) !== 0)
+            Atomics.notify(slotState, m.slot);
         }
         return;
       }
+      case "activity":
+        conn?.activity();
+        return;
       case "writable":
         conn?.drained();
         return;

@@ -12,6 +12,7 @@
  */
 import { newOutputTable } from "../exec/output-table.ts";
 import { newCopyTable } from "./copy-table.ts";
+import { newStdinTable } from "./stdin-table.ts";
 import { INBOX_SLOTS, READ_CHUNK, SLOT_STATE_WORDS } from "./inbox.ts";
 import { CONTROL_WORDS, FD_LATER } from "./port-lock.ts";
 import type { ReaderInit } from "./reader-worker.ts";
@@ -23,6 +24,7 @@ export interface ReaderShared {
   readonly slots: SharedArrayBuffer;
   readonly outputs: SharedArrayBuffer;
   readonly copies: SharedArrayBuffer;
+  readonly stdin: SharedArrayBuffer;
 }
 
 export interface StartedReader {
@@ -51,6 +53,7 @@ export function startReader(): StartedReader {
     slots: new SharedArrayBuffer(4 * SLOT_STATE_WORDS),
     outputs: newOutputTable(),
     copies: newCopyTable(),
+    stdin: newStdinTable(),
   };
   // Field by field: an object spread runs a builtin that is JavaScript, compiled on first use.
   const init: ReaderInit = {
@@ -61,6 +64,7 @@ export function startReader(): StartedReader {
     slots: shared.slots,
     outputs: shared.outputs,
     copies: shared.copies,
+    stdin: shared.stdin,
   };
   worker.postMessage(init);
   reader = { worker, shared, constructedMs };

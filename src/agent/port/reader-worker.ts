@@ -9,14 +9,20 @@
  *   { kind: "up" } / { kind: "down" }   the host connected / went away (POLLHUP or read 0); the
  *                                       first round's also goes into the control words, with
  *                                       `first` set on its message (port-link.ts's servePort)
- *   { kind: "data", slot, length }      bytes from the host, in a slot of the shared inbox
+ *   { kind: "data", slot, length,       bytes from the host, in a slot of the shared inbox: all
+ *     regions? }                        of them for the decoder, or the regions inbound-split.ts
+ *                                       left for the main thread (a slot may be posted twice)
+ *   { kind: "activity" }                stdin the splitter wrote to pipes itself (none posted)
  *   { kind: "writable" }                the port can take more (asked for by the main thread)
  *   { kind: "error", message }          a read or poll failed (the loop goes on after a pause)
  * Control (SharedArrayBuffer of Int32): [0] paused (stop reading), [1] want-writable; the port
  * lock's words (port-lock.ts), the first round (FIRST_ROUND), the port itself (PORT_FD) and the
  * wake pipe (WAKE_FD).
  * Data is read into slots of a shared inbox (INBOX_SLOTS × READ_CHUNK); the main thread lends the
- * slot to its frame decoder and frees it. Reading into a fresh buffer per read and transferring
+ * slot to its frame decoder and frees it (a slot's word counts its messages not yet handled).
+ * Each read first goes through the splitter (inbound-split.ts): stdin frames of sessions whose
+ * writers hold nothing are written into the child's pipe from here (stdin-table.ts), with no hop
+ * to the main thread. Reading into a fresh buffer per read and transferring
  * it made garbage that neither thread's collector saw as its own, and agentd's RSS grew past 150
  * MiB under a steady upload.
  *
@@ -39,7 +45,7 @@
  * another thread would bring that back (2026-12-01).
  */
 import { ptr } from "bun:ffi";
-import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt } from "../../sys/fd-io.ts";
+import { PollSet, POLLHUP, POLLIN, POLLOUT, readFd, readFdAt, writeFdAt } from "../../sys/fd-io.ts";
 import { collectArmed, MAX_WATCHED, takeReady, type Armed } from "../exec/output-table.ts";
 import { CopyLoop } from "./copy-loop.ts";
 import { MAX_COPIES, nextEpoch } from "./copy-table.ts";
@@ -56,7 +62,9 @@ import {
 declare const self: Worker;
 
 import { INBOX_SLOTS, READ_CHUNK, READER_WAITING } from "./inbox.ts";
-import { libc } from "../../sys/libc.ts";
+import { closeFd, libc } from "../../sys/libc.ts";
+import { InboundSplitter, STREAM } from "./inbound-split.ts";
+import { directEntry, doneBytes, entryFd, failEntry, sweepStopped, waitDone } from "./stdin-table.ts";
 const NONE: number[] = [];
 /** While the host is away, look again this often. */
 const HUP_RETRY_MS = 50;
@@ -74,12 +82,14 @@ export interface ReaderInit {
   control: SharedArrayBuffer;
   /** INBOX_SLOTS × READ_CHUNK bytes of data. */
   inbox: SharedArrayBuffer;
-  /** Int32 per slot: 0 free, 1 holding data for the main thread; then READER_WAITING. */
+  /** Int32 per slot: its messages the main thread has not handled yet (0: free); then READER_WAITING. */
   slots: SharedArrayBuffer;
   /** The output poller's table (output-table.ts). */
   outputs: SharedArrayBuffer;
   /** The copies' table (copy-table.ts); absent in host mode. */
   copies?: SharedArrayBuffer;
+  /** The stdin pipes this thread may write (stdin-table.ts); absent in host mode. */
+  stdin?: SharedArrayBuffer;
 }
 
 /** A descriptor from the control words (PORT_FD, WAKE_FD), once the main thread has put it there. */
@@ -91,7 +101,16 @@ function fdWhenThere(flags: Int32Array, word: number): number {
   }
 }
 
-function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, copies }: ReaderInit): void {
+function run({
+  fd: givenFd,
+  wakeFd: givenWake,
+  control,
+  inbox,
+  slots,
+  outputs,
+  copies,
+  stdin,
+}: ReaderInit): void {
   const flags = new Int32Array(control);
   // The main thread puts the wake pipe there before it opens the port.
   const wakeFd = givenWake === FD_LATER ? fdWhenThere(flags, WAKE_FD) : givenWake;
@@ -120,10 +139,60 @@ function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, c
       : null;
   /** Poll-set index of copy entry i, or -1 when it is not polled this round. */
   const copyIndex: number[] = [];
+  const inboxBytes = new Uint8Array(inbox);
+  const stdinTable = stdin ? new Int32Array(stdin) : null;
+  const regions: number[] = [];
+  /** Posts `regions` of the current slot to the main thread (a slot may go in more than one). */
+  const postSlot = (length: number, list: number[] | undefined) => {
+    Atomics.add(state, slot, 1);
+    self.postMessage({ kind: "data", slot, length, regions: list });
+  };
+  let lastPost = 0;
+  /** After a wait for the main thread ran out: no more waits until then (see direct below). */
+  let noWaitUntil = 0;
+  const splitter = new InboundSplitter({
+    direct(id, pending) {
+      if (!stdinTable || directEntry(stdinTable, id) < 0) return -1;
+      if (doneBytes(stdinTable) !== splitter.forwarded) {
+        // The main thread has not handled all it was given: this frame may follow one of the
+        // session's still on its way there. Give it this read's part now and wait a little for
+        // it (at an upload's first frames, or after a slow child let the main thread hold some).
+        const now = performance.now();
+        if (now < noWaitUntil) return -1;
+        if (pending.length > 0) {
+          postSlot(slotLength, pending.slice());
+          lastPost = now;
+          pending.length = 0;
+        }
+        if (!waitDone(stdinTable, splitter.forwarded, CATCH_UP_MS)) {
+          noWaitUntil = performance.now() + NO_WAIT_MS;
+          return -1;
+        }
+      }
+      // Read again: the main thread may have handed the session's writer a chunk meanwhile.
+      return directEntry(stdinTable, id);
+    },
+    write(entry, address, length) {
+      const pipe = entryFd(stdinTable!, entry);
+      if (pipe < 0) return 0;
+      try {
+        const n = writeFdAt(pipe, address, length, "stdin pipe");
+        return n > 0 ? n : 0;
+      } catch {
+        // EPIPE or worse: the main thread's writer meets it on the rest and reports it.
+        failEntry(stdinTable!, entry);
+        return 0;
+      }
+    },
+  });
+  /** Bytes read into the current slot (for a post from inside the split). */
+  let slotLength = 0;
   const setConnected = (up: boolean) => {
     if (connected === up) return;
     const first = connected === null;
     connected = up;
+    // A frame the host that left was sending ends with it; the next host's bytes start anew.
+    if (!up) splitter.reset();
     // A new host gets a new epoch before anything is copied to it (copy-table.ts).
     const epoch = up && copyTable ? nextEpoch(copyTable) : undefined;
     if (first) {
@@ -136,6 +205,7 @@ function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, c
   };
   for (;;) {
     try {
+      if (stdinTable) sweepStopped(stdinTable, closeQuietly);
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const copyCount = copy ? copy.collect() : 0;
@@ -184,10 +254,12 @@ function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, c
       }
       if (port & POLLIN && !paused) {
         // Wait for the main thread to free the slot (it copies quickly; this bounds memory).
-        while (Atomics.load(state, slot) !== 0) {
+        for (let busy = Atomics.load(state, slot); busy !== 0; busy = Atomics.load(state, slot)) {
           Atomics.store(state, READER_WAITING, 1);
-          Atomics.wait(state, slot, 1, 100);
+          Atomics.wait(state, slot, busy, 100);
           Atomics.store(state, READER_WAITING, 0);
+          // A session's end must reach its child soon even while the main thread is slow.
+          if (stdinTable) sweepStopped(stdinTable, closeQuietly);
         }
         const at = inboxAt + slot * READ_CHUNK;
         // The port hands over one 4 KiB virtio buffer per read(2): keep reading until it has
@@ -198,9 +270,21 @@ function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, c
         while (filled < READ_CHUNK && (n = readFdAt(fd, at + filled, READ_CHUNK - filled, "agent port")) > 0)
           filled += n;
         if (filled > 0) {
-          Atomics.store(state, slot, 1);
-          self.postMessage({ kind: "data", slot, length: filled });
-          slot = (slot + 1) % INBOX_SLOTS;
+          slotLength = filled;
+          splitter.split(inboxBytes.subarray(slot * READ_CHUNK, slot * READ_CHUNK + filled), at, regions);
+          const now = performance.now();
+          if (regions.length > 0) {
+            // The whole slot for the decoder: the message as it was before (no regions).
+            const whole =
+              regions.length === 3 && regions[0] === 0 && regions[1] === filled && regions[2] === STREAM;
+            postSlot(filled, whole ? undefined : regions.slice());
+            lastPost = now;
+          } else if (now - lastPost > ACTIVITY_MS) {
+            // All of it written to pipes: the heartbeat's last_activity still hears of it.
+            self.postMessage({ kind: "activity" });
+            lastPost = now;
+          }
+          if (Atomics.load(state, slot) !== 0) slot = (slot + 1) % INBOX_SLOTS;
         } else if (n === 0) {
           setConnected(false);
           Bun.sleepSync(HUP_RETRY_MS);
@@ -213,6 +297,21 @@ function run({ fd: givenFd, wakeFd: givenWake, control, inbox, slots, outputs, c
       self.postMessage({ kind: "error", message: e instanceof Error ? e.message : String(e) });
       Bun.sleepSync(100);
     }
+  }
+}
+
+/** A frame start waits this long at most for the main thread to catch up (direct above). */
+const CATCH_UP_MS = 5;
+/** After such a wait ran out, frames go to the main thread for this long without waiting. */
+const NO_WAIT_MS = 100;
+/** While stdin is all written here, the main thread hears of the host's activity this often. */
+const ACTIVITY_MS = 250;
+
+function closeQuietly(fd: number): void {
+  try {
+    closeFd(fd);
+  } catch {
+    // Nothing to do: the descriptor is gone either way.
   }
 }
 
