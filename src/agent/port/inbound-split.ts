@@ -5,10 +5,11 @@
  * the main thread, whole frames in order, as regions of the slot.
  *
  * Why: stdin's bytes went through two threads (this one reading the port, the main thread
- * decoding and writing the pipe), and under TCG that hop was the limit: one guest, four 256 MiB
- * transfers into `cat` each, alternating builds, 2026-12-02: 82.3 MB/s on average through the
- * main thread against 123.2 written here (a one-loop Bun relay of the same job got 105-110 in the
- * bench the same morning).
+ * decoding and writing the pipe), and under TCG that hop was agentd's own share of stdin's gap:
+ * in the bench's alternating rounds agentd got 75% of a one-loop Bun relay doing the same job
+ * (both runs of 2026-12-02 before this), and 84-116% after (three runs). One guest per build,
+ * four 256 MiB transfers into `cat`, builds alternating on a noisy host: 86.0 and 74.9 MB/s on
+ * average before, 82.8 and 108.6 after; agentd's CPU per 256 MiB 3.0-3.2 s before, 2.3-2.8 after.
  *
  * A frame is written here only when the decision can be made from its first bytes in this read
  * (its head and the data form, data-prefix.ts: 9 + DATA_PREFIX_MAX bytes, or the whole frame);

@@ -3,7 +3,7 @@
  * inbox slot the host's bytes were read into (port/inbound-split.ts), shared with the main thread
  * (port/direct-stdin.ts). Int32: [0] entries to scan (up to the highest ever used), [1] DONE: bytes
  * of the host's stream the main thread has handled, modulo 2^32, [2] 1 while the port thread
- * waits for DONE to reach what it handed on (catchUp); then per entry:
+ * waits for DONE to reach what it handed on (waitDone); then per entry:
  *   STATE  FREE; DIRECT (set by the main thread: the port thread may write); CLOSING (set by
  *          either: no more writes, the port thread closes FD and frees the entry)
  *   ID     the exec session
