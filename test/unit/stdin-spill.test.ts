@@ -1,10 +1,15 @@
-/** Stdin read back from the spill file: in order, in frame-pool buffers that go back to the pool. */
+/**
+ * Stdin read back from the spill file: in order, in frame-pool buffers that go back to the pool;
+ * and stdin pushed after its end, whose buffer goes back too.
+ */
 import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { framePoolState, releaseFrameData } from "../../src/agent/frame-pool.ts";
+import { allocFrame, framePoolState, releaseFrameData } from "../../src/agent/frame-pool.ts";
 import { StdinSpill } from "../../src/agent/exec/stdin-spill.ts";
+import { StdinWriter } from "../../src/agent/exec/stdin-writer.ts";
+import { InboundBudget } from "../../src/agent/inbound-budget.ts";
 
 test("spilled stdin comes back in order, 1 MiB at a time, in pooled buffers given back after use", () => {
   const dir = mkdtempSync(join(tmpdir(), "agentd-spill-test-"));
@@ -34,4 +39,19 @@ test("spilled stdin comes back in order, 1 MiB at a time, in pooled buffers give
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("stdin pushed after its end is dropped and its pooled piece goes back to the pool", () => {
+  const budget = new InboundBudget(
+    () => {},
+    () => {},
+  );
+  const writer = new StdinWriter(budget, () => {});
+  writer.push(new Uint8Array(0));
+  const lentBefore = framePoolState().lent;
+  const piece = allocFrame(1 << 20);
+  expect(framePoolState().lent).toBe(lentBefore + 1);
+  writer.push(piece);
+  expect(framePoolState().lent).toBe(lentBefore);
+  expect(budget.held).toBe(0);
 });

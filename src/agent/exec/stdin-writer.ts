@@ -62,7 +62,11 @@ export class StdinWriter {
   }
 
   push(data: Uint8Array): void {
-    if (this.#closed || this.#closeRequested) return;
+    if (this.#closed || this.#closeRequested) {
+      // Stdin after its end goes nowhere; a pooled piece goes back (it stayed lent before).
+      releaseFrameData(data);
+      return;
+    }
     if (data.length === 0) {
       this.#closeRequested = true;
       // At once, before the main thread counts the close as handled: the port thread then

@@ -26,9 +26,18 @@ export class DirectStdin {
     this.#table = new Int32Array(table);
   }
 
-  /** Enters session `id`'s pipe (`fd`, the main thread's); null when the table is full. */
+  /**
+   * Enters session `id`'s pipe (`fd`, the main thread's); null when the table is full or no
+   * descriptor is left for the port thread's copy: the session's stdin then all goes through the
+   * main thread, as in host mode.
+   */
   register(id: number, fd: number, subject: string): DirectPipe | null {
-    const own = dupFd(fd, subject);
+    let own: number;
+    try {
+      own = dupFd(fd, subject);
+    } catch {
+      return null;
+    }
     const entry: StdinEntry | null = claimEntry(this.#table, id, own);
     if (!entry) {
       closeFd(own);
