@@ -6,6 +6,12 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The middle of `xs` (not sorted; the mean of the two middle ones for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 /** Runs `once` n times one after another; the time of each, in ms, sorted. */
 export async function timeEach(n: number, once: () => Promise<unknown>): Promise<number[]> {
   const times: number[] = [];

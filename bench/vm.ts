@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AgentClient } from "../src/host/client.ts";
-import { percentile, printTable, timeEach, type Row } from "./stats.ts";
+import { median, percentile, printTable, timeEach, type Row } from "./stats.ts";
 import { echoLatencyDuringRead, readBytes, repeated, stdoutBytes } from "../test/support.ts";
 import { parseBootLine, type BootMarks } from "../agentd/boot-line.ts";
 import { bootGuest, defaultImage, text, untilConsole } from "../test/vm/harness.ts";
@@ -485,10 +485,6 @@ await sh("rm -f /tmp/bench.bin");
 await c.writeFile("/tmp/relay", await Bun.file(relayBin).bytes(), 0o755);
 await c.writeFile("/tmp/relay.js", await Bun.file(join(import.meta.dir, "relay.js")).bytes());
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 /** Rounds of [raw, agentd, Bun loop] rates; rows of agentd's and the loop's ratios to the target. */
 async function alternating(

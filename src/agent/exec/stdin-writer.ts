@@ -142,7 +142,7 @@ export class StdinWriter {
 
   #end(): void {
     this.#closed = true;
-    this.#target?.stop?.();
+    // The target's end stops the port thread's writes too (pipeTarget).
     try {
       this.#target?.end();
     } catch {

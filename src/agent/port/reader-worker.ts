@@ -205,7 +205,7 @@ function run({
   };
   for (;;) {
     try {
-      if (stdinTable) sweepStopped(stdinTable, closeQuietly);
+      if (stdinTable) sweepStopped(stdinTable, closeFd);
       const paused = Atomics.load(flags, 0) === 1;
       const wantWrite = Atomics.load(flags, 1) === 1;
       const copyCount = copy ? copy.collect() : 0;
@@ -259,7 +259,7 @@ function run({
           Atomics.wait(state, slot, busy, 100);
           Atomics.store(state, READER_WAITING, 0);
           // A session's end must reach its child soon even while the main thread is slow.
-          if (stdinTable) sweepStopped(stdinTable, closeQuietly);
+          if (stdinTable) sweepStopped(stdinTable, closeFd);
         }
         const at = inboxAt + slot * READ_CHUNK;
         // The port hands over one 4 KiB virtio buffer per read(2): keep reading until it has
@@ -306,14 +306,6 @@ const CATCH_UP_MS = 5;
 const NO_WAIT_MS = 100;
 /** While stdin is all written here, the main thread hears of the host's activity this often. */
 const ACTIVITY_MS = 250;
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    // Nothing to do: the descriptor is gone either way.
-  }
-}
 
 /** Reads and drops what the port holds, up to MAX_STALE_BYTES (a host that left sends no more). */
 function discardPending(fd: number, scratch: Uint8Array): void {
