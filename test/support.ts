@@ -55,6 +55,14 @@ export async function echoLatencyDuringRead(
   return keys.sort((a, b) => a - b);
 }
 
+/** The ten largest of sorted latencies, in whole ms: what a failed bound on them shows. */
+export function slowest(sorted: number[]): string {
+  return sorted
+    .slice(-10)
+    .map((ms) => ms.toFixed(0))
+    .join(", ");
+}
+
 /** The bytes a command writes to stdout, counted as they arrive (none kept). */
 export async function stdoutBytes(client: AgentClient, cmd: string, args: string[]): Promise<number> {
   let n = 0;
@@ -115,3 +123,10 @@ export const STAND_IN_READY = encodeFrame(0, {
   type: "core.ready",
   payload: { boot_time_ns: 1n, init_time_ns: 2n, ready_time_ns: 3n },
 });
+
+/** User plus system CPU ticks (1/100 s) in a /proc/PID/stat or /proc/PID/task/TID/stat line. */
+export function cpuTicks(stat: string): number {
+  // Fields 14 and 15; the name (field 2) may hold spaces and parentheses, so count from its end.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]);
+}

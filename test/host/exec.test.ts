@@ -1,8 +1,9 @@
 /** Exec sessions against the compiled agentd in host mode. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AgentClient } from "../../src/host/client.ts";
+import { cpuTicks } from "../support.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
 let agent: HostAgent;
@@ -238,4 +239,14 @@ describe("exec with a tty", () => {
     expect(r.code).toBe(0);
     expect(text(r.stdout)).toContain("abc");
   });
+});
+
+test("an idle agentd sleeps: < 10% of a core over a second once sessions have started its polling Worker", async () => {
+  // Host mode's Worker (no port) polled with a zero timeout and spun a core for good.
+  expect(text((await client.exec("echo", ["woken"]).collect()).stdout)).toBe("woken\n");
+  await Bun.sleep(200);
+  const ticks = () => cpuTicks(readFileSync(`/proc/${agent.proc.pid}/stat`, "utf8"));
+  const before = ticks();
+  await Bun.sleep(1000);
+  expect(ticks() - before).toBeLessThan(10);
 });

@@ -5,10 +5,11 @@
  * reader sees its end of file.
  */
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { pipeTarget } from "../../src/agent/exec/stdin-writer.ts";
 import { inputPipe } from "../../src/sys/fd-io.ts";
 import { closeFd } from "../../src/sys/libc.ts";
+import { cpuTicks } from "../support.ts";
 
 /**
  * A child that starts reading late and then reads the pipe to its end, handing back what it
@@ -53,4 +54,33 @@ test("end() while a write waits for room: the write stops, nothing is written to
   target.end();
   await expect(writing).rejects.toThrow(/stdin is closed/);
   closeFd(r);
+});
+
+/** CPU ticks of this process's Worker threads (Bun names each one's thread "Worker"). */
+function workerTicks(): number {
+  let sum = 0;
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim() !== "Worker") continue;
+      sum += cpuTicks(readFileSync(`/proc/self/task/${tid}/stat`, "utf8"));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return sum;
+}
+
+test("the poller's Worker sleeps in poll(2) while no pipe is ready: < 5% of a core over a second", async () => {
+  // The tests above started it (host mode: no port). It polled with a zero timeout, spinning a
+  // core for as long as the process ran: agentd in host mode, and this test process through
+  // every later test (CI's guests under TCG got one of two cores).
+  const [r, w] = inputPipe(64 * 1024);
+  const target = pipeTarget(w, "test stdin");
+  const reading = lateReader(r);
+  await target.write(new Uint8Array(1 << 20)); // waits for room: the Worker runs from here on
+  target.end();
+  expect((await reading).length).toBe(1 << 20);
+  const before = workerTicks();
+  await Bun.sleep(1000);
+  expect(workerTicks() - before).toBeLessThan(5);
 });

@@ -10,6 +10,7 @@ import { parseBootLine } from "../../agentd/boot-line.ts";
 import { alive, waitFor } from "../../src/host/process.ts";
 import { qbootRom } from "../../src/host/vm/firmware.ts";
 import { FrameDecoder } from "../../src/protocol/frame-decoder.ts";
+import { cpuTicks } from "../support.ts";
 import { consoleOf, defaultImage, text, untilConsole } from "./harness.ts";
 import { guestPerFile } from "./guest-per-file.ts";
 
@@ -189,6 +190,21 @@ test("heartbeat.json appears in the host runtime dir, updates every second, and 
   c.close();
   await c.closed();
 }, 30_000);
+
+test("an idle agentd sleeps: < 25% of a vCPU over two seconds, its port thread included (a spinning thread takes 100%)", async () => {
+  const c = await guest.connect();
+  try {
+    const stat = "cat /proc/$(pidof agentd)/stat";
+    const r = await c.exec("sh", ["-c", `${stat}; sleep 2; ${stat}`]).collect();
+    const [before, after] = text(r.stdout).trim().split("\n").map(cpuTicks);
+    // 8-11 ticks (of 200) measured under TCG: the heartbeat each second, its collector; up to 28
+    // just after boot.
+    expect(after! - before!).toBeLessThan(50);
+  } finally {
+    c.close();
+    await c.closed();
+  }
+});
 
 test("a second connection after a disconnect gets core.ready and works", async () => {
   for (let i = 0; i < 3; i++) {

@@ -222,10 +222,7 @@ function run({
       for (let i = 0; i < count; i++) set.add(armed[i]!.fd, armed[i]!.events);
       for (let i = 0; i < copyCount; i++)
         copyIndex[i] = copying && !copy!.entries[i]!.cancel ? set.add(copy!.entries[i]!.fd, POLLIN) : -1;
-      // The first round only samples the port: a host that connected before agentd opened it
-      // (a launcher waiting for the boot) raises no event, and waiting for one would leave it
-      // without core.ready until it sent something or gave up and reconnected.
-      set.poll(connected === null ? 0 : connected === false ? HUP_RETRY_MS : -1);
+      set.poll(pollTimeout(fd, connected));
       const port = set.revents(0);
       if (set.revents(1) & POLLIN) while (readFd(wakeFd, wakeBuf, "wake pipe") > 0) {}
       const ready = count === 0 ? NONE : takeReady(table, armed, armedRevents, count);
@@ -298,6 +295,19 @@ function run({
       Bun.sleepSync(100);
     }
   }
+}
+
+/**
+ * poll(2)'s timeout for this round. The first round with a port only samples it: a host that
+ * connected before agentd opened it (a launcher waiting for the boot) raises no event, and
+ * waiting for one would leave it without core.ready until it sent something or gave up and
+ * reconnected. Host mode has no port, so it never leaves that first round: it must wait for its
+ * pipes and wake pipe alone (it polled with 0, a Worker spinning at 100% of a core for as long as
+ * agentd, or a test process that used the poller, ran).
+ */
+function pollTimeout(fd: number, connected: boolean | null): number {
+  if (fd < 0) return -1;
+  return connected === null ? 0 : connected === false ? HUP_RETRY_MS : -1;
 }
 
 /** A frame start waits this long at most for the main thread to catch up (direct above). */
