@@ -1,8 +1,8 @@
 /**
  * The stdin pipe target on a real pipe (no child): a chunk larger than the pipe goes in whole and
  * in order while the reader is slow (the write waits for POLLOUT through the poller's Worker),
- * a reader that went away makes the write fail with EPIPE, and end() closes agentd's end so the
- * reader sees its end of file.
+ * a reader that went away makes the write fail with EPIPE, end() closes agentd's end so the
+ * reader sees its end of file, and the poller's Worker sleeps once nothing waits.
  */
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
