@@ -1,4 +1,5 @@
 /** Small helpers shared by the test tiers. */
+import { readFileSync } from "node:fs";
 import type { AgentClient } from "../src/host/client.ts";
 import { RemoteFsError } from "../src/host/errors.ts";
 import { encodeFrame } from "../src/protocol/frame.ts";
@@ -129,4 +130,9 @@ export function cpuTicks(stat: string): number {
   // Fields 14 and 15; the name (field 2) may hold spaces and parentheses, so count from its end.
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(f[11]) + Number(f[12]);
+}
+
+/** CPU ticks (user + system) process `pid` has used so far, all its threads together. */
+export function processTicks(pid: number): number {
+  return cpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
 }

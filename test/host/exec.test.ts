@@ -1,9 +1,9 @@
 /** Exec sessions against the compiled agentd in host mode. */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { AgentClient } from "../../src/host/client.ts";
-import { cpuTicks } from "../support.ts";
+import { processTicks } from "../support.ts";
 import { startAgent, text, type HostAgent } from "./harness.ts";
 
 let agent: HostAgent;
@@ -245,8 +245,7 @@ test("an idle agentd sleeps: < 10% of a core over a second once sessions have st
   // Host mode's Worker (no port) polled with a zero timeout and spun a core for good.
   expect(text((await client.exec("echo", ["woken"]).collect()).stdout)).toBe("woken\n");
   await Bun.sleep(200);
-  const ticks = () => cpuTicks(readFileSync(`/proc/${agent.proc.pid}/stat`, "utf8"));
-  const before = ticks();
+  const before = processTicks(agent.proc.pid);
   await Bun.sleep(1000);
-  expect(ticks() - before).toBeLessThan(10);
+  expect(processTicks(agent.proc.pid) - before).toBeLessThan(10);
 });

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import type { Subprocess } from "bun";
 import { SPLICE_HELPER } from "../../src/host/vm/relay.ts";
 import { readFd, socketPair, writeFd } from "../../src/sys/fd-io.ts";
 import { closeFd } from "../../src/sys/libc.ts";
-import { STAND_IN_READY as READY } from "../support.ts";
+import { processTicks, STAND_IN_READY as READY } from "../support.ts";
 import { ROOT } from "./harness.ts";
 
 const MiB = 1024 * 1024;
@@ -183,12 +183,6 @@ for (const { name, helper } of modes) {
 }
 
 describe("the splice helper on its own", () => {
-  /** CPU ticks (user + system, 1/100 s) of `pid` so far. */
-  const cpuTicks = (pid: number) => {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]);
-  };
-
   test("QEMU's side hangs up while the client is not reading: the helper waits without spinning, then delivers every byte", async () => {
     const [client, clientPeer] = socketPair();
     const [upstream, upstreamPeer] = socketPair();
@@ -213,10 +207,10 @@ describe("the splice helper on its own", () => {
     expect(Buffer.concat(sent).length).toBeGreaterThan(MiB);
     closeFd(upstreamPeer); // QEMU gone, its last bytes still in the helper's pipe
     await Bun.sleep(200);
-    const before = cpuTicks(helper.pid);
+    const before = processTicks(helper.pid);
     await Bun.sleep(1000);
     // Spinning, it would take ~100 ticks of a core in this second.
-    expect(cpuTicks(helper.pid) - before).toBeLessThan(5);
+    expect(processTicks(helper.pid) - before).toBeLessThan(5);
     // The client reads again: it gets all of it, in order, and the helper ends.
     const got: Buffer[] = [];
     const buf = new Uint8Array(256 * 1024);
